@@ -1,0 +1,87 @@
+# tincan - build, test and check. Outputs go to $(BUILD) (default build/).
+#   make              the CLI, libtincan.a and the guests
+#   make test         unit tests here; integration tests on /dev/kvm when it
+#                     is usable, else in the KVM lane (LANE=1 forces the lane)
+#   make sanitize     the same suite built with ASan + UBSan
+#   make format-check clang-format over every C file
+#   make deps         install the Debian packages the build and tests need
+
+BUILD ?= build
+CC ?= cc
+SAN ?=
+LANE ?=
+
+CFLAGS_BASE := -std=gnu11 -D_GNU_SOURCE -g -O2 -Wall -Wextra -Werror \
+	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+	-fno-strict-aliasing -Iguests/sdk
+ifneq ($(SAN),)
+CFLAGS_BASE += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+CFLAGS ?=
+override CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
+LDLIBS := -lseccomp -lcap -ljansson -lpthread
+
+LIB_SRCS := sandbox/boot.c sandbox/abi.c sandbox/jail.c sandbox/kvm.c \
+	sandbox/sandbox.c runner/job.c runner/units.c runner/codec.c \
+	runner/payload.c api/tincan.c
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB := $(BUILD)/libtincan.a
+CLI := $(BUILD)/tincan
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+INT_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard tests/integration/test_*.c))
+TEST_HDRS := $(wildcard tests/*.h)
+
+.PHONY: all test test-unit test-integration sanitize format format-check \
+	deps clean
+all: $(CLI) $(LIB) guests
+
+include guests/guests.mk
+
+$(BUILD)/obj/%.o: %.c $(MAKEFILE_LIST)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(CLI): $(BUILD)/obj/api/cli.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/%: tests/integration/%.c $(LIB) $(TEST_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+test: all $(UNIT_TESTS) $(INT_TESTS)
+	@BUILD=$(BUILD) tests/run-unit
+	@BUILD=$(BUILD) LANE=$(LANE) tests/run-integration-anywhere
+
+test-unit: all $(UNIT_TESTS)
+	@BUILD=$(BUILD) tests/run-unit
+
+test-integration: all $(INT_TESTS)
+	@BUILD=$(BUILD) LANE=$(LANE) tests/run-integration-anywhere
+
+sanitize:
+	$(MAKE) BUILD=$(BUILD)/san SAN=1 test
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_FILES)
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: ok"
+
+deps:
+	scripts/install-deps
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

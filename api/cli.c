@@ -1,0 +1,325 @@
+/*
+ * cli.c - the tincan command line: `tincan run` over the C API, with plain
+ * output (guest bytes to stdout, a status line to stderr) or one JSON
+ * object, and exit codes mapped from the status.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../runner/codec.h"
+#include "../runner/payload.h"
+#include "../runner/units.h"
+#include "tincan.h"
+
+/* Exit codes for statuses other than ok (ok: the guest's code & 0xff). */
+enum {
+    EXIT_OUTPUT_LIMIT = 117,
+    EXIT_FAULT = 118,
+    EXIT_UNHANDLED_IO = 119,
+    EXIT_MMIO = 120,
+    EXIT_SHUTDOWN = 121,
+    EXIT_SANDBOX_VIOLATION = 122,
+    EXIT_INTERNAL_ERROR = 123,
+    EXIT_TIMEOUT = 124,
+    EXIT_USAGE = 125, /* bad usage or input, or KVM not usable */
+};
+
+static const char usage_text[] =
+    "usage: tincan run [options] FILE|-\n"
+    "       tincan run [options] --hex 'e6 10 f4'\n"
+    "       tincan --version | --help\n"
+    "\n"
+    "Runs x86-64 machine code (a flat binary, loaded at 0x10000 and entered\n"
+    "in 64-bit mode) in a fresh KVM VM inside a locked-down child process.\n"
+    "Bytes the guest writes to port 0x10 (or with the bulk-write port 0x12)\n"
+    "go to stdout; see guests/ABI.md for the guest ABI.\n"
+    "\n"
+    "options:\n"
+    "  --timeout DUR      wall-clock deadline, e.g. 250ms or 2s (default 1s)\n"
+    "  --mem SIZE         guest memory, 1M..1G, e.g. 64M (default 16M)\n"
+    "  --max-output SIZE  output kept before output_limit (default 1M)\n"
+    "  --input FILE       bytes passed to the guest (rdi = address, rsi = "
+    "length)\n"
+    "  --hex TEXT         the code as hex text instead of FILE\n"
+    "  --json             print one JSON object with the full result\n"
+    "  -h, --help         this text\n"
+    "\n"
+    "exit status:\n"
+    "  ok                 the guest's exit code (low 8 bits); HLT gives 0\n"
+    "  output_limit 117   fault 118   unhandled_io 119   mmio 120\n"
+    "  shutdown 121       sandbox_violation 122   internal_error 123\n"
+    "  timeout 124        bad usage or input, or no usable KVM: 125\n"
+    "In plain mode a job that did not end ok prints one status line to\n"
+    "stderr: 'tincan: STATUS: what happened'.\n";
+
+static int __attribute__((format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("tincan: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n", stderr);
+    return EXIT_USAGE;
+}
+
+static int exit_code_for(const struct tc_result *r)
+{
+    static const int codes[TC_STATUS_COUNT] = {
+        [TC_TIMEOUT] = EXIT_TIMEOUT,
+        [TC_OUTPUT_LIMIT] = EXIT_OUTPUT_LIMIT,
+        [TC_FAULT] = EXIT_FAULT,
+        [TC_UNHANDLED_IO] = EXIT_UNHANDLED_IO,
+        [TC_MMIO] = EXIT_MMIO,
+        [TC_SHUTDOWN] = EXIT_SHUTDOWN,
+        [TC_SANDBOX_VIOLATION] = EXIT_SANDBOX_VIOLATION,
+        [TC_INTERNAL_ERROR] = EXIT_INTERNAL_ERROR,
+    };
+
+    if (r->status == TC_OK)
+        return (int)(r->exit_code & 0xff);
+    if ((unsigned)r->status < TC_STATUS_COUNT)
+        return codes[r->status];
+    return EXIT_INTERNAL_ERROR;
+}
+
+static json_t *hex_str(uint64_t v)
+{
+    char buf[24];
+
+    snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
+    return json_string(buf);
+}
+
+static int print_json(const struct tc_result *r)
+{
+    json_t *o = json_object();
+    json_t *text = r->output_len
+                       ? json_stringn((const char *)r->output, r->output_len)
+                       : json_string("");
+    char *b64 = codec_b64_encode(r->output ? r->output : (const uint8_t *)"",
+                                 r->output_len);
+    int rc;
+
+    if (!o || !b64) {
+        free(b64);
+        json_decref(o);
+        json_decref(text);
+        fputs("tincan: out of memory while printing JSON\n", stderr);
+        return EXIT_INTERNAL_ERROR;
+    }
+    json_object_set_new(o, "status", json_string(tc_status_name(r->status)));
+    json_object_set_new(o, "exit_code", json_integer((json_int_t)r->exit_code));
+    /* json_stringn() refuses bytes that are not UTF-8: then null. */
+    json_object_set_new(o, "output", text ? text : json_null());
+    json_object_set_new(o, "output_b64", json_string(b64));
+    json_object_set_new(o, "output_bytes", json_integer((json_int_t)r->output_len));
+    json_object_set_new(o, "exits", json_integer((json_int_t)r->exits));
+    json_object_set_new(o, "wall_us", json_integer((json_int_t)r->wall_us));
+    json_object_set_new(o, "backend", json_string(r->backend));
+    json_object_set_new(o, "message", json_string(r->message));
+    if (r->status == TC_FAULT) {
+        json_t *f = json_object();
+        json_object_set_new(f, "vector", json_integer(r->fault.vector));
+        json_object_set_new(f, "name", json_string(r->fault.name));
+        json_object_set_new(f, "error_code",
+                            r->fault.has_error_code
+                                ? hex_str(r->fault.error_code)
+                                : json_null());
+        json_object_set_new(f, "rip", hex_str(r->fault.rip));
+        json_object_set_new(f, "cr2", r->fault.vector == 14
+                                          ? hex_str(r->fault.cr2)
+                                          : json_null());
+        json_object_set_new(o, "fault", f);
+    } else if (r->status == TC_UNHANDLED_IO) {
+        json_t *io = json_object();
+        json_object_set_new(io, "port", hex_str(r->io.port));
+        json_object_set_new(io, "direction",
+                            json_string(r->io.out ? "out" : "in"));
+        json_object_set_new(io, "size", json_integer(r->io.size));
+        json_object_set_new(o, "io", io);
+    } else if (r->status == TC_MMIO) {
+        json_t *m = json_object();
+        json_object_set_new(m, "address", hex_str(r->mmio.address));
+        json_object_set_new(m, "write", json_boolean(r->mmio.write));
+        json_object_set_new(m, "size", json_integer(r->mmio.size));
+        json_object_set_new(o, "mmio", m);
+    } else if (r->status == TC_SANDBOX_VIOLATION) {
+        json_object_set_new(o, "syscall", json_integer(r->violation_syscall));
+    }
+    rc = json_dumpf(o, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
+    free(b64);
+    json_decref(o);
+    if (rc != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
+        fputs("tincan: cannot write the result to stdout\n", stderr);
+        return EXIT_INTERNAL_ERROR;
+    }
+    return exit_code_for(r);
+}
+
+static int print_plain(const struct tc_result *r)
+{
+    if (r->output_len &&
+        fwrite(r->output, 1, r->output_len, stdout) != r->output_len) {
+        fputs("tincan: cannot write the output to stdout\n", stderr);
+        return EXIT_INTERNAL_ERROR;
+    }
+    if (fflush(stdout) != 0) {
+        fputs("tincan: cannot write the output to stdout\n", stderr);
+        return EXIT_INTERNAL_ERROR;
+    }
+    if (r->status != TC_OK)
+        fprintf(stderr, "tincan: %s: %s\n", tc_status_name(r->status),
+                r->message);
+    return exit_code_for(r);
+}
+
+enum { OPT_TIMEOUT = 256, OPT_MEM, OPT_MAX_OUTPUT, OPT_INPUT, OPT_HEX, OPT_JSON };
+
+static int cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"mem", required_argument, NULL, OPT_MEM},
+        {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
+        {"input", required_argument, NULL, OPT_INPUT},
+        {"hex", required_argument, NULL, OPT_HEX},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *input_path = NULL, *hex = NULL;
+    char err[256];
+    int json = 0, c, rc = EXIT_USAGE;
+    uint8_t *code = NULL, *input = NULL;
+    size_t code_len = 0, input_len = 0;
+    struct tc_job job;
+    struct tc_result res;
+
+    tc_job_init(&job);
+    memset(&res, 0, sizeof(res));
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_TIMEOUT:
+            if (units_parse_duration(optarg, &job.timeout_ms, err,
+                                     sizeof(err)))
+                return usage_error("--timeout: %s", err);
+            if (job.timeout_ms == 0 || job.timeout_ms > TC_MAX_TIMEOUT_MS)
+                return usage_error("--timeout %s is out of range (1ms to "
+                                   "24h)", optarg);
+            break;
+        case OPT_MEM:
+            if (units_parse_size(optarg, &job.mem_size, err, sizeof(err)))
+                return usage_error("--mem: %s", err);
+            if (job.mem_size < TC_MIN_MEM || job.mem_size > TC_MAX_MEM)
+                return usage_error("--mem %s is out of range (1M to 1G)",
+                                   optarg);
+            if (job.mem_size % 4096)
+                return usage_error("--mem %s is not a multiple of 4K",
+                                   optarg);
+            break;
+        case OPT_MAX_OUTPUT:
+            if (units_parse_size(optarg, &job.max_output, err, sizeof(err)))
+                return usage_error("--max-output: %s", err);
+            if (job.max_output > TC_MAX_MAX_OUTPUT)
+                return usage_error("--max-output %s is over 1G", optarg);
+            break;
+        case OPT_INPUT:
+            input_path = optarg;
+            break;
+        case OPT_HEX:
+            hex = optarg;
+            break;
+        case OPT_JSON:
+            json = 1;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        case ':':
+            return usage_error("option '%s' needs a value; see 'tincan "
+                               "--help'",
+                               argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'; see 'tincan --help'",
+                               argv[optind - 1]);
+        }
+    }
+    if (hex && optind < argc)
+        return usage_error("give the code once: --hex or FILE, not both "
+                           "('%s')",
+                           argv[optind]);
+    if (!hex && optind >= argc)
+        return usage_error("%s", "no code: give FILE, - for stdin, or --hex "
+                                 "TEXT; see 'tincan --help'");
+    if (optind + 1 < argc)
+        return usage_error("one FILE at a time ('%s' is extra)",
+                           argv[optind + 1]);
+    if (hex) {
+        if (codec_hex_decode(hex, &code, &code_len, err, sizeof(err)))
+            return usage_error("--hex: %s", err);
+    } else if (payload_read(argv[optind], TC_MAX_MEM, &code, &code_len, err,
+                            sizeof(err))) {
+        return usage_error("%s", err);
+    }
+    if (code_len == 0) {
+        rc = usage_error("%s", "the code is empty: give at least one byte");
+        goto out;
+    }
+    if (input_path) {
+        if (strcmp(input_path, "-") == 0 && !hex &&
+            strcmp(argv[optind], "-") == 0) {
+            rc = usage_error("%s", "code and input cannot both come from "
+                                   "stdin");
+            goto out;
+        }
+        if (payload_read(input_path, TC_MAX_MEM, &input, &input_len, err,
+                         sizeof(err))) {
+            rc = usage_error("--input: %s", err);
+            goto out;
+        }
+    }
+    job.code = code;
+    job.code_len = code_len;
+    job.input = input;
+    job.input_len = input_len;
+    if (tc_run(&job, &res) != 0) {
+        rc = usage_error("%s", res.message);
+        goto out;
+    }
+    rc = json ? print_json(&res) : print_plain(&res);
+out:
+    tc_result_free(&res);
+    free(code);
+    free(input);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("%s", "no command; try 'tincan run FILE' or "
+                                 "'tincan --help'");
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("tincan %s (guest ABI %u)\n", TINCAN_VERSION,
+               tc_abi_version());
+        return 0;
+    }
+    if (!strcmp(argv[1], "run"))
+        return cmd_run(argc - 1, argv + 1);
+    return usage_error("unknown command '%s'; try 'tincan --help'", argv[1]);
+}

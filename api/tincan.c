@@ -1,0 +1,184 @@
+/*
+ * tincan.c - the C API over the runner: validates a job, prepares the host
+ * once per process, runs the job and turns the shared report into a result.
+ */
+#include "tincan.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../guests/sdk/tincan_abi.h"
+#include "../runner/job.h"
+#include "../sandbox/boot.h"
+#include "../sandbox/sandbox.h"
+
+#define MIRROR(a, b) _Static_assert((int)(a) == (int)(b), #a " != " #b)
+MIRROR(TC_OK, SBX_OK);
+MIRROR(TC_TIMEOUT, SBX_TIMEOUT);
+MIRROR(TC_OUTPUT_LIMIT, SBX_OUTPUT_LIMIT);
+MIRROR(TC_FAULT, SBX_FAULT);
+MIRROR(TC_UNHANDLED_IO, SBX_UNHANDLED_IO);
+MIRROR(TC_MMIO, SBX_MMIO);
+MIRROR(TC_SHUTDOWN, SBX_SHUTDOWN);
+MIRROR(TC_SANDBOX_VIOLATION, SBX_SANDBOX_VIOLATION);
+MIRROR(TC_INTERNAL_ERROR, SBX_INTERNAL_ERROR);
+MIRROR(TC_STATUS_COUNT, SBX_STATUS_COUNT);
+MIRROR(TC_MIN_MEM, TINCAN_MEM_MIN);
+MIRROR(TC_MAX_MEM, TINCAN_MEM_MAX);
+MIRROR(TC_DEFAULT_MEM, TINCAN_MEM_DEFAULT);
+_Static_assert(TC_MESSAGE_MAX >= SBX_MESSAGE_MAX, "message size");
+
+#define LANE_HINT                                                           \
+    "; to run here without KVM, use the KVM lane: tests/vm/run build/tincan " \
+    "run ..."
+
+static struct sbx_host host;
+static int host_rc;
+static char host_err[SBX_MESSAGE_MAX];
+static pthread_once_t host_once = PTHREAD_ONCE_INIT;
+
+static void host_init(void)
+{
+    host_rc = sbx_host_init(&host, host_err, sizeof(host_err));
+}
+
+void tc_job_init(struct tc_job *job)
+{
+    memset(job, 0, sizeof(*job));
+    job->mem_size = TC_DEFAULT_MEM;
+    job->timeout_ms = TC_DEFAULT_TIMEOUT_MS;
+    job->max_output = TC_DEFAULT_MAX_OUTPUT;
+}
+
+const char *tc_status_name(enum tc_status st)
+{
+    return sbx_status_name((enum sbx_status)st);
+}
+
+unsigned tc_abi_version(void)
+{
+    return TINCAN_ABI_VERSION;
+}
+
+static int __attribute__((format(printf, 3, 4)))
+refuse(struct tc_result *res, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    res->status = TC_INTERNAL_ERROR;
+    va_start(ap, fmt);
+    vsnprintf(res->message, sizeof(res->message), fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int check_job(const struct tc_job *job, struct tc_result *res)
+{
+    char err[SBX_MESSAGE_MAX];
+
+    if (!job->code && job->code_len)
+        return refuse(res, -EINVAL, "%s", "code is NULL but code_len is not");
+    if (!job->input && job->input_len)
+        return refuse(res, -EINVAL, "%s",
+                      "input is NULL but input_len is not");
+    if (job->mem_size % TINCAN_NULL_PAGE_END)
+        return refuse(res, -EINVAL, "%s",
+                      "guest memory must be a multiple of 4 KiB");
+    if (job->timeout_ms == 0 || job->timeout_ms > TC_MAX_TIMEOUT_MS)
+        return refuse(res, -EINVAL, "%s",
+                      "the timeout must be between 1 ms and 24 h");
+    if (job->max_output > TC_MAX_MAX_OUTPUT)
+        return refuse(res, -EINVAL, "%s",
+                      "the output limit must be at most 1 GiB");
+    if (boot_check_fit(job->mem_size, job->code_len, job->input_len, err,
+                       sizeof(err)))
+        return refuse(res, -EINVAL, "%s", err);
+    return 0;
+}
+
+static void fill(struct tc_result *res, const struct job_outcome *o)
+{
+    const struct sbx_report *r = o->rep;
+
+    res->status = (enum tc_status)r->status;
+    res->exit_code = r->exit_code;
+    res->exits = r->exits;
+    res->wall_us = o->wall_us;
+    snprintf(res->message, sizeof(res->message), "%s", r->message);
+    res->fault.vector = r->fault.vector;
+    snprintf(res->fault.name, sizeof(res->fault.name), "%s", r->fault.name);
+    res->fault.has_error_code = (int)r->fault.has_error_code;
+    res->fault.error_code = r->fault.error_code;
+    res->fault.rip = r->fault.rip;
+    res->fault.cr2 = r->fault.cr2;
+    res->io.port = r->io.port;
+    res->io.out = r->io.out;
+    res->io.size = r->io.size;
+    res->mmio.address = r->mmio.address;
+    res->mmio.write = r->mmio.write;
+    res->mmio.size = r->mmio.size;
+    res->violation_syscall = r->violation_syscall;
+}
+
+int tc_run(const struct tc_job *job, struct tc_result *res)
+{
+    struct job_outcome o;
+    char err[SBX_MESSAGE_MAX];
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    res->backend = "kvm";
+    res->violation_syscall = -1;
+    rc = check_job(job, res);
+    if (rc)
+        return rc;
+    pthread_once(&host_once, host_init);
+    if (host_rc)
+        return refuse(res, host_rc, "%s", host_err);
+    if (host.kvm_fd < 0)
+        return refuse(res, -ENODEV, "KVM is not usable (%s)" LANE_HINT,
+                      host.kvm_error);
+
+    struct sbx_job sj = {
+        .code = job->code,
+        .code_len = job->code_len,
+        .input = job->input,
+        .input_len = job->input_len,
+        .mem_size = job->mem_size,
+        .timeout_ms = job->timeout_ms,
+    };
+    rc = job_run_sandbox(&host, &sj, job->max_output, &o, err, sizeof(err));
+    if (rc) {
+        /* No child could be started: a host-side failure of this job. */
+        res->status = TC_INTERNAL_ERROR;
+        snprintf(res->message, sizeof(res->message), "%s", err);
+        return 0;
+    }
+    fill(res, &o);
+    uint64_t n = o.rep->out_len <= o.rep->out_cap ? o.rep->out_len : 0;
+    if (n) {
+        res->output = malloc(n);
+        if (!res->output) {
+            res->status = TC_INTERNAL_ERROR;
+            snprintf(res->message, sizeof(res->message),
+                     "allocating %llu bytes for the output: %s",
+                     (unsigned long long)n, strerror(ENOMEM));
+        } else {
+            memcpy(res->output, o.rep->out, n);
+            res->output_len = n;
+        }
+    }
+    job_outcome_release(&o);
+    return 0;
+}
+
+void tc_result_free(struct tc_result *res)
+{
+    free(res->output);
+    res->output = NULL;
+    res->output_len = 0;
+}

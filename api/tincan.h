@@ -1,0 +1,118 @@
+/*
+ * tincan.h - the C API of tincan, a sandboxed runner for x86-64 machine code.
+ *
+ * A job is a snippet of 64-bit code (and optional input bytes); tc_run()
+ * runs it in a fresh, locked-down child process holding a fresh KVM virtual
+ * machine, and fills a result: a status, the guest's output and exit code,
+ * and details for faults and stray accesses. The guest ABI is described in
+ * guests/ABI.md. Link with libtincan.a and -lseccomp -lcap.
+ *
+ *     struct tc_job job;
+ *     struct tc_result res;
+ *     tc_job_init(&job);
+ *     job.code = bytes; job.code_len = n;
+ *     if (tc_run(&job, &res) == 0)
+ *         fwrite(res.output, 1, res.output_len, stdout);
+ *     tc_result_free(&res);
+ *
+ * tc_run() is safe to call from several threads at once; each call blocks
+ * its thread until its job has ended (bounded by the job's timeout).
+ */
+#ifndef TINCAN_H
+#define TINCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TINCAN_VERSION "0.1.0"
+
+enum tc_status {
+    TC_OK = 0,            /* HLT or exit port: exit_code is valid */
+    TC_TIMEOUT,           /* the deadline passed; output so far is kept */
+    TC_OUTPUT_LIMIT,      /* output passed max_output: first N bytes kept */
+    TC_FAULT,             /* a CPU exception: see fault */
+    TC_UNHANDLED_IO,      /* IN, or OUT to a port the ABI lacks: see io */
+    TC_MMIO,              /* access with no guest memory behind: see mmio */
+    TC_SHUTDOWN,          /* triple fault */
+    TC_SANDBOX_VIOLATION, /* the child made a forbidden syscall */
+    TC_INTERNAL_ERROR,    /* a host-side failure: see message */
+    TC_STATUS_COUNT
+};
+
+#define TC_DEFAULT_MEM (16ULL << 20)
+#define TC_MIN_MEM (1ULL << 20)
+#define TC_MAX_MEM (1ULL << 30)
+#define TC_DEFAULT_TIMEOUT_MS 1000ULL
+#define TC_MAX_TIMEOUT_MS (24ULL * 3600 * 1000)
+#define TC_DEFAULT_MAX_OUTPUT (1ULL << 20)
+#define TC_MAX_MAX_OUTPUT (1ULL << 30)
+
+struct tc_job {
+    const void *code; /* flat x86-64 code, loaded at the ABI's entry */
+    size_t code_len;
+    const void *input; /* bytes the guest finds at rdi, rsi = length */
+    size_t input_len;
+    uint64_t mem_size;   /* guest memory: 1 MiB..1 GiB, 4 KiB multiple */
+    uint64_t timeout_ms; /* wall-clock deadline: 1 ms..24 h */
+    uint64_t max_output; /* bytes of output kept: 0..1 GiB */
+};
+
+#define TC_MESSAGE_MAX 256
+
+struct tc_result {
+    enum tc_status status;
+    uint64_t exit_code;     /* status TC_OK */
+    unsigned char *output;  /* output_len bytes (NULL when empty) */
+    size_t output_len;
+    uint64_t wall_us;       /* fork to reap */
+    uint64_t exits;         /* VM exits */
+    const char *backend;    /* "kvm" */
+    char message[TC_MESSAGE_MAX]; /* one line saying what happened */
+    struct {
+        unsigned vector;     /* 0..255 */
+        char name[16];       /* "#PF" */
+        int has_error_code;
+        uint64_t error_code, rip, cr2; /* cr2 for #PF only */
+    } fault;                 /* status TC_FAULT */
+    struct {
+        unsigned port;
+        int out;             /* 1: OUT, 0: IN */
+        unsigned size;       /* 1, 2 or 4 bytes */
+    } io;                    /* status TC_UNHANDLED_IO */
+    struct {
+        uint64_t address;
+        int write;
+        unsigned size;       /* 0 for an instruction fetch */
+    } mmio;                  /* status TC_MMIO */
+    int violation_syscall;   /* status TC_SANDBOX_VIOLATION, else -1 */
+};
+
+/* Defaults: 16 MiB, 1 s, 1 MiB of output, no code, no input. */
+void tc_job_init(struct tc_job *job);
+
+/*
+ * Run a job. Returns 0 when the job ran: res holds its status, whatever it
+ * is. Returns -EINVAL for a job that cannot run (empty code, sizes out of
+ * range, code and input that do not fit) and -ENODEV when KVM is not usable
+ * here; res->message then says why in one line, and res holds no output.
+ * Always call tc_result_free() afterwards.
+ */
+int tc_run(const struct tc_job *job, struct tc_result *res);
+
+void tc_result_free(struct tc_result *res);
+
+/* "ok", "timeout", ... ; "unknown" for values out of range. */
+const char *tc_status_name(enum tc_status st);
+
+/* The guest ABI version this library implements (guests/ABI.md). */
+unsigned tc_abi_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

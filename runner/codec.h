@@ -1,0 +1,22 @@
+/*
+ * codec.h - text encodings of byte strings: hex (what users paste as code)
+ * and base64 (how JSON results carry output that is not UTF-8).
+ */
+#ifndef RUNNER_CODEC_H
+#define RUNNER_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Decode hex text: pairs of hex digits, optionally separated by white space,
+ * commas or "0x"/"\x" prefixes ("e6 10", "0xe6,0x10", "e610"). On success
+ * *out is malloc'd. Returns 0, -EINVAL (message in err) or -ENOMEM.
+ */
+int codec_hex_decode(const char *text, uint8_t **out, size_t *len, char *err,
+                     size_t errlen);
+
+/* Standard base64 with padding; returns a malloc'd string or NULL. */
+char *codec_b64_encode(const uint8_t *p, size_t len);
+
+#endif

@@ -1,0 +1,185 @@
+/*
+ * abi.c - the host side of the guest ABI: ports, output, bulk writes, fault
+ * reports. Shared by every backend; runs in the child after lockdown, so it
+ * makes no syscalls of its own.
+ */
+#include "abi.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "boot.h"
+#include "x86.h"
+#include "tincan_abi.h"
+
+int abi_range_ok(const struct abi_guest *g, uint64_t addr, uint64_t len)
+{
+    if (addr < TINCAN_NULL_PAGE_END || addr > g->mem_size)
+        return 0;
+    return len <= g->mem_size - addr;
+}
+
+int abi_end(struct abi_guest *g, enum sbx_status st, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(g->rep->message, sizeof(g->rep->message), fmt, ap);
+    va_end(ap);
+    g->rep->status = st;
+    __atomic_store_n(&g->rep->done, 1, __ATOMIC_RELEASE);
+    return ABI_END;
+}
+
+/* Append to the output, up to out_cap; past it, end with output_limit. */
+static int emit(struct abi_guest *g, const uint8_t *p, uint64_t len)
+{
+    struct sbx_report *r = g->rep;
+    uint64_t used = r->out_len;
+    uint64_t room = r->out_cap - used;
+    uint64_t n = len < room ? len : room;
+
+    memcpy(r->out + used, p, n);
+    /* Publish after the bytes: a parent reading after SIGKILL sees both. */
+    __atomic_store_n(&r->out_len, used + n, __ATOMIC_RELEASE);
+    if (n < len)
+        return abi_end(g, SBX_OUTPUT_LIMIT,
+                       "output passed the limit of %" PRIu64 " bytes",
+                       r->out_cap);
+    return ABI_CONTINUE;
+}
+
+static uint64_t load_le(const uint8_t *p, unsigned size)
+{
+    uint64_t v = 0;
+
+    for (unsigned i = 0; i < size; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static int unhandled(struct abi_guest *g, uint16_t port, int out,
+                     unsigned size, uint32_t count, const char *why)
+{
+    g->rep->io.port = port;
+    g->rep->io.out = (uint8_t)out;
+    g->rep->io.size = (uint8_t)size;
+    g->rep->io.count = count;
+    return abi_end(g, SBX_UNHANDLED_IO, "%s of %u byte%s %s port 0x%x%s%s",
+                   out ? "OUT" : "IN", size, size == 1 ? "" : "s",
+                   out ? "to" : "from", port, why ? ": " : "",
+                   why ? why : "");
+}
+
+/* Port TINCAN_PORT_WRITE: the value is the GPA of {u64 addr, u64 len}. */
+static int bulk_write(struct abi_guest *g, unsigned size, uint32_t count,
+                      const uint8_t *data)
+{
+    if (size != 4 || count != 1)
+        return unhandled(g, TINCAN_PORT_WRITE, 1, size, count,
+                         "a bulk write is one 32-bit OUT (outl)");
+
+    uint64_t desc = load_le(data, 4);
+    if (!abi_range_ok(g, desc, TINCAN_WRITE_DESC_SIZE))
+        return unhandled(g, TINCAN_PORT_WRITE, 1, size, count,
+                         "bulk write descriptor lies outside guest memory");
+
+    uint64_t addr = load_le(g->mem + desc, 8);
+    uint64_t len = load_le(g->mem + desc + 8, 8);
+    if (len == 0)
+        return ABI_CONTINUE;
+    if (!abi_range_ok(g, addr, len)) {
+        g->rep->io.port = TINCAN_PORT_WRITE;
+        g->rep->io.out = 1;
+        g->rep->io.size = (uint8_t)size;
+        g->rep->io.count = count;
+        return abi_end(g, SBX_UNHANDLED_IO,
+                       "bulk write of %" PRIu64 " bytes at 0x%" PRIx64
+                       " lies outside guest memory [0x%x, 0x%" PRIx64 ")",
+                       len, addr, TINCAN_NULL_PAGE_END, g->mem_size);
+    }
+    return emit(g, g->mem + addr, len);
+}
+
+int abi_out(struct abi_guest *g, uint16_t port, unsigned size,
+            uint32_t count, const uint8_t *data)
+{
+    switch (port) {
+    case TINCAN_PORT_OUTPUT:
+        return emit(g, data, (uint64_t)size * count);
+    case TINCAN_PORT_EXIT:
+        g->rep->exit_code = load_le(data, size);
+        return abi_end(g, SBX_OK, "exited with code %" PRIu64,
+                       g->rep->exit_code);
+    case TINCAN_PORT_WRITE:
+        return bulk_write(g, size, count, data);
+    case TINCAN_PORT_FAULT:
+        return abi_fault(g, data[0]);
+    default:
+        return unhandled(g, port, 1, size, count, NULL);
+    }
+}
+
+int abi_in(struct abi_guest *g, uint16_t port, unsigned size, uint32_t count)
+{
+    return unhandled(g, port, 0, size, count, NULL);
+}
+
+int abi_mmio(struct abi_guest *g, uint64_t addr, unsigned size, int write)
+{
+    g->rep->mmio.address = addr;
+    g->rep->mmio.size = size;
+    g->rep->mmio.write = (uint8_t)write;
+    return abi_end(g, SBX_MMIO,
+                   "%s of %u bytes at 0x%" PRIx64
+                   ", outside guest memory [0x%x, 0x%" PRIx64 ")",
+                   write ? "write" : size ? "read" : "instruction fetch",
+                   size, addr, TINCAN_NULL_PAGE_END, g->mem_size);
+}
+
+int abi_halt(struct abi_guest *g)
+{
+    g->rep->exit_code = 0;
+    return abi_end(g, SBX_OK, "halted");
+}
+
+/*
+ * The stub left [error code, rip, cs, rflags, rsp, ss] on the IST1 stack
+ * (error code 0 where the CPU pushes none); rsp comes from the CPU.
+ */
+int abi_fault(struct abi_guest *g, unsigned vector)
+{
+    struct sbx_report *r = g->rep;
+    uint64_t rsp = 0, cr2 = 0;
+    int err = g->cpu.read(g->cpu.ctx, &rsp, &cr2);
+
+    if (err)
+        return abi_end(g, SBX_INTERNAL_ERROR,
+                       "reading the vCPU state of exception %u: %s", vector,
+                       strerror(-err));
+    r->fault.vector = vector;
+    r->fault.has_error_code = (uint32_t)boot_vector_has_error_code(vector);
+    snprintf(r->fault.name, sizeof(r->fault.name), "%s",
+             boot_vector_name(vector));
+    if (abi_range_ok(g, rsp, 16)) {
+        r->fault.error_code = load_le(g->mem + rsp, 8);
+        r->fault.rip = load_le(g->mem + rsp + 8, 8);
+    }
+    r->fault.cr2 = vector == X86_EXC_PF ? cr2 : 0;
+    if (vector == X86_EXC_PF)
+        return abi_end(g, SBX_FAULT,
+                       "%s (vector %u) at rip 0x%" PRIx64
+                       ", address 0x%" PRIx64 ", error code 0x%" PRIx64,
+                       r->fault.name, vector, r->fault.rip, r->fault.cr2,
+                       r->fault.error_code);
+    if (r->fault.has_error_code)
+        return abi_end(g, SBX_FAULT,
+                       "%s (vector %u) at rip 0x%" PRIx64
+                       ", error code 0x%" PRIx64,
+                       r->fault.name, vector, r->fault.rip,
+                       r->fault.error_code);
+    return abi_end(g, SBX_FAULT, "%s (vector %u) at rip 0x%" PRIx64,
+                   r->fault.name, vector, r->fault.rip);
+}

@@ -1,0 +1,52 @@
+/*
+ * abi.h - the host side of the guest ABI (guests/ABI.md), independent of the
+ * backend: what an OUT, IN, MMIO access, HLT or exception stub means, with
+ * every guest-supplied address and length checked against guest memory.
+ * A backend decodes its exit and calls one of these; each returns
+ * ABI_CONTINUE to resume the guest or ABI_END when the job has ended (the
+ * final status is then in the report).
+ */
+#ifndef SANDBOX_ABI_H
+#define SANDBOX_ABI_H
+
+#include <stdint.h>
+
+#include "sandbox.h"
+
+#define ABI_CONTINUE 0
+#define ABI_END 1
+
+/* Reads the CPU state a fault report needs; returns 0 or -errno. */
+struct abi_cpu {
+    int (*read)(void *ctx, uint64_t *rsp, uint64_t *cr2);
+    void *ctx;
+};
+
+struct abi_guest {
+    uint8_t *mem;      /* host address of guest-physical 0 */
+    uint64_t mem_size; /* backed: [TINCAN_NULL_PAGE_END, mem_size) */
+    struct sbx_report *rep;
+    struct abi_cpu cpu;
+};
+
+/* 1 when [addr, addr + len) lies in backed guest memory (overflow-safe). */
+int abi_range_ok(const struct abi_guest *g, uint64_t addr, uint64_t len);
+
+/* An OUT of count elements of size bytes each, data little-endian. */
+int abi_out(struct abi_guest *g, uint16_t port, unsigned size,
+            uint32_t count, const uint8_t *data);
+/* An IN: never served. */
+int abi_in(struct abi_guest *g, uint16_t port, unsigned size,
+           uint32_t count);
+/* An access to guest-physical addr that has no memory behind it. */
+int abi_mmio(struct abi_guest *g, uint64_t addr, unsigned size, int write);
+/* HLT: the job ends ok with exit code 0. */
+int abi_halt(struct abi_guest *g);
+/* A CPU exception, as reported by the guest's exception stub. */
+int abi_fault(struct abi_guest *g, unsigned vector);
+
+/* End the job with a status and a printf-style message. */
+int abi_end(struct abi_guest *g, enum sbx_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

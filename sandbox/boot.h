@@ -1,0 +1,66 @@
+/*
+ * boot.h - the guest's initial machine: the tables tincan places in low guest
+ * memory (GDT, TSS, IDT, exception stubs, identity page tables) and the CPU
+ * state at entry. Pure functions over byte buffers: no KVM, no syscalls, so
+ * every backend shares them and unit tests check them directly.
+ */
+#ifndef SANDBOX_BOOT_H
+#define SANDBOX_BOOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tincan_abi.h"
+
+/* Size of the constant table image, placed at guest-physical BOOT_IMAGE_BASE */
+#define BOOT_IMAGE_BASE TINCAN_NULL_PAGE_END
+#define BOOT_IMAGE_SIZE (TINCAN_FAULT_STACK_TOP - BOOT_IMAGE_BASE)
+
+struct boot_segment {
+    uint64_t base;
+    uint32_t limit;
+    uint16_t selector;
+    uint8_t type, present, dpl, db, s, l, g;
+};
+
+struct boot_state {
+    uint64_t cr0, cr3, cr4, efer, xcr0;
+    uint64_t rip, rsp, rdi, rsi, rflags;
+    uint64_t gdt_base, idt_base;
+    uint16_t gdt_limit, idt_limit;
+    struct boot_segment cs, ds, tr;
+};
+
+/* CPU features that change the entry state. */
+struct boot_cpu {
+    int xsave; /* CPUID.1:ECX.XSAVE: enable CR4.OSXSAVE */
+    int avx;   /* CPUID.1:ECX.AVX: add AVX to XCR0 */
+};
+
+/*
+ * Fill img (BOOT_IMAGE_SIZE bytes, to be copied to BOOT_IMAGE_BASE) with the
+ * GDT, TSS, IDT, stubs and page tables. Independent of the job.
+ */
+void boot_build_image(uint8_t *img);
+
+/* Where the input goes: the first page boundary after the code. */
+uint64_t boot_input_addr(uint64_t code_len);
+
+/*
+ * Check that code and input fit in mem_size bytes of guest memory with at
+ * least TINCAN_STACK_MIN bytes left for the stack. Returns 0 or -EINVAL with
+ * a message in err.
+ */
+int boot_check_fit(uint64_t mem_size, uint64_t code_len, uint64_t input_len,
+                   char *err, size_t errlen);
+
+/* The CPU state at entry for a job. */
+void boot_entry_state(struct boot_state *st, uint64_t mem_size,
+                      uint64_t code_len, uint64_t input_len,
+                      const struct boot_cpu *cpu);
+
+/* Name ("#PF") and whether the CPU pushes an error code, per vector. */
+const char *boot_vector_name(unsigned vector);
+int boot_vector_has_error_code(unsigned vector);
+
+#endif

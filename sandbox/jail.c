@@ -1,0 +1,322 @@
+/*
+ * jail.c - the per-job child's lockdown. The seccomp policy is the two tables
+ * below, one line per allowed call with its reason; everything else traps
+ * into a handler that records the syscall number in the shared report and
+ * then dies by SIGSYS.
+ */
+#include "jail.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+/* Address space beyond what the child had at fork plus guest memory. */
+#define JAIL_AS_SLACK (64ULL << 20)
+/* The trap handler re-enters the filter with this call, which no stage
+ * allows; the handler is reset by then, so the default action kills. */
+#define JAIL_TRIPWIRE SYS_getpid
+
+struct jail_rule {
+    int nr;
+    unsigned argc;
+    struct scmp_arg_cmp args[2];
+    const char *why;
+};
+
+#define ARG_EQ(n, v) {.arg = (n), .op = SCMP_CMP_EQ, .datum_a = (v)}
+#define ARG_MASK0(n, m) \
+    {.arg = (n), .op = SCMP_CMP_MASKED_EQ, .datum_a = (m), .datum_b = 0}
+#define ALLOW(name, why) {SCMP_SYS(name), 0, {{0}}, why}
+#define ALLOW_IOCTL(req, why) {SCMP_SYS(ioctl), 1, {ARG_EQ(1, req)}, why}
+#define ALLOW_VCPU_IOCTL(req, why) \
+    {SCMP_SYS(ioctl), 2, {ARG_EQ(0, SBX_VCPU_FD), ARG_EQ(1, req)}, why}
+
+/* Stage 1: building the VM (and, as filters stack, everything stage 2
+ * allows). The child holds only KVM fds at this point. */
+static const struct jail_rule stage1_rules[] = {
+    ALLOW_IOCTL(KVM_CREATE_VM, "create the VM on /dev/kvm"),
+    ALLOW_IOCTL(KVM_SET_USER_MEMORY_REGION, "give the VM its memory"),
+    ALLOW_IOCTL(KVM_CREATE_VCPU, "create the one vCPU"),
+    ALLOW_IOCTL(KVM_SET_CPUID2, "show the guest the host's CPU features"),
+    ALLOW_IOCTL(KVM_GET_SREGS, "read the vCPU's reset segment state"),
+    ALLOW_IOCTL(KVM_SET_SREGS, "enter long mode: CRs, EFER, GDT, IDT"),
+    ALLOW_IOCTL(KVM_SET_XCRS, "enable AVX state in XCR0"),
+    ALLOW_IOCTL(KVM_SET_REGS, "entry registers: rip, rsp, rdi, rsi"),
+    {SCMP_SYS(mmap), 1, {ARG_MASK0(2, PROT_EXEC)},
+     "guest memory and the vCPU run area, never executable"},
+    ALLOW(close, "drop the /dev/kvm and VM fds once the vCPU exists"),
+    ALLOW(dup2, "move the vCPU fd to SBX_VCPU_FD for stage 2"),
+    {SCMP_SYS(seccomp), 1, {ARG_EQ(0, SECCOMP_SET_MODE_FILTER)},
+     "install the stage-2 filter"},
+};
+
+/* Stage 2: the run loop. Only the vCPU fd, only these requests. */
+static const struct jail_rule stage2_rules[] = {
+    ALLOW_VCPU_IOCTL(KVM_RUN, "run the guest until its next exit"),
+    ALLOW_VCPU_IOCTL(KVM_GET_REGS, "fault report: rsp of the exception"),
+    ALLOW_VCPU_IOCTL(KVM_GET_SREGS, "fault report: cr2 of a page fault"),
+    ALLOW(rt_sigreturn, "return from the deadline signal handler"),
+    ALLOW(exit_group, "end the child when the job ends"),
+};
+
+#define NRULES(t) (sizeof(t) / sizeof((t)[0]))
+
+static int add_rules(scmp_filter_ctx ctx, const struct jail_rule *rules,
+                     size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, rules[i].nr,
+                                        rules[i].argc, rules[i].args);
+        if (rc < 0) {
+            snprintf(err, errlen, "seccomp rule '%s': %s", rules[i].why,
+                     strerror(-rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Filters stack: once stage 2 is added, a call must pass both. So stage 1
+ * allows its own calls and stage 2's; stage 2 allows only its own.
+ */
+static int build_one(int with_stage1, struct sbx_filter *out, char *err,
+                     size_t errlen)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+    int fd = -1, rc;
+    struct stat st;
+    void *buf = NULL;
+
+    if (!ctx) {
+        snprintf(err, errlen, "seccomp_init: out of memory");
+        return -ENOMEM;
+    }
+    rc = add_rules(ctx, stage2_rules, NRULES(stage2_rules), err, errlen);
+    if (rc == 0 && with_stage1)
+        rc = add_rules(ctx, stage1_rules, NRULES(stage1_rules), err, errlen);
+    if (rc < 0)
+        goto out;
+    fd = memfd_create("tincan-bpf", MFD_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "memfd_create: %s", strerror(errno));
+        goto out;
+    }
+    rc = seccomp_export_bpf(ctx, fd);
+    if (rc < 0) {
+        snprintf(err, errlen, "seccomp_export_bpf: %s", strerror(-rc));
+        goto out;
+    }
+    if (fstat(fd, &st) < 0 || st.st_size <= 0 ||
+        st.st_size % sizeof(struct sock_filter)) {
+        rc = -EIO;
+        snprintf(err, errlen, "seccomp_export_bpf: bad program size");
+        goto out;
+    }
+    buf = malloc((size_t)st.st_size);
+    if (!buf || pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
+        rc = buf ? -EIO : -ENOMEM;
+        snprintf(err, errlen, "reading the seccomp program: %s",
+                 strerror(-rc));
+        free(buf);
+        goto out;
+    }
+    out->prog.filter = buf;
+    out->prog.len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    seccomp_release(ctx);
+    return rc;
+}
+
+int jail_build_filters(struct sbx_filter *stage1, struct sbx_filter *stage2,
+                       char *err, size_t errlen)
+{
+    int rc = build_one(1, stage1, err, errlen);
+    if (rc)
+        return rc;
+    rc = build_one(0, stage2, err, errlen);
+    if (rc)
+        jail_free_filter(stage1);
+    return rc;
+}
+
+void jail_free_filter(struct sbx_filter *f)
+{
+    free(f->prog.filter);
+    f->prog.filter = NULL;
+    f->prog.len = 0;
+}
+
+int jail_lock(const struct sbx_filter *f)
+{
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &f->prog) != 0)
+        return -errno;
+    return 0;
+}
+
+const char *jail_syscall_name(long nr, char *buf, size_t len)
+{
+    char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, (int)nr);
+
+    snprintf(buf, len, "%s", name ? name : "unknown");
+    free(name);
+    return buf;
+}
+
+volatile int jail_deadline_hit;
+volatile uint8_t *volatile jail_immediate_exit;
+static struct sbx_report *volatile trap_report;
+
+static void on_deadline(int sig)
+{
+    (void)sig;
+    jail_deadline_hit = 1;
+    if (jail_immediate_exit)
+        *jail_immediate_exit = 1;
+}
+
+static void on_trap(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    if (trap_report)
+        trap_report->violation_syscall = si->si_syscall;
+    syscall(JAIL_TRIPWIRE);
+    _exit(128 + SIGSYS); /* not reached: the tripwire kills */
+}
+
+static int fail(char *err, size_t errlen, const char *step)
+{
+    int e = errno;
+
+    snprintf(err, errlen, "%s: %s", step, strerror(e));
+    return -e;
+}
+
+static int set_limit(int res, uint64_t v)
+{
+    struct rlimit cur, rl = {.rlim_cur = v, .rlim_max = v};
+
+    /* Never above an inherited hard limit: lowering always works. */
+    if (getrlimit(res, &cur) == 0 && cur.rlim_max != RLIM_INFINITY &&
+        cur.rlim_max < v)
+        rl.rlim_cur = rl.rlim_max = cur.rlim_max;
+    return setrlimit(res, &rl);
+}
+
+/* Bytes of address space mapped now (VmSize). */
+static uint64_t mapped_now(void)
+{
+    char buf[64] = {0};
+    unsigned long long pages = 0;
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return 0;
+    if (read(fd, buf, sizeof(buf) - 1) > 0)
+        sscanf(buf, "%llu", &pages);
+    close(fd);
+    return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static int drop_caps(char *err, size_t errlen)
+{
+    cap_value_t max = cap_max_bits();
+    cap_t none;
+
+    for (cap_value_t c = 0; c < max; c++) {
+        /* EPERM: no CAP_SETPCAP (not root); no_new_privs then keeps the
+         * bounding set unusable, as nothing can be exec'd to gain caps. */
+        if (cap_drop_bound(c) != 0 && errno != EPERM && errno != EINVAL)
+            return fail(err, errlen, "dropping the capability bounding set");
+    }
+    if (cap_reset_ambient() != 0 && errno != EINVAL)
+        return fail(err, errlen, "clearing ambient capabilities");
+    none = cap_init();
+    if (!none)
+        return fail(err, errlen, "cap_init");
+    if (cap_set_proc(none) != 0) {
+        int rc = fail(err, errlen, "dropping capabilities");
+        cap_free(none);
+        return rc;
+    }
+    cap_free(none);
+    return 0;
+}
+
+int jail_enter(struct sbx_report *rep, int keep_fd, uint64_t mem_size,
+               uint64_t timeout_ms, char *err, size_t errlen)
+{
+    pid_t parent = getppid();
+    struct sigaction sa;
+
+    trap_report = rep;
+    rep->violation_syscall = -1;
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+        return fail(err, errlen, "PR_SET_PDEATHSIG");
+    /* The parent may have died before the line above took effect. */
+    if (getppid() != parent || parent == 1)
+        _exit(1);
+    if (setsid() < 0)
+        return fail(err, errlen, "setsid");
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_trap;
+    sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER;
+    if (sigaction(SIGSYS, &sa, NULL) != 0)
+        return fail(err, errlen, "sigaction(SIGSYS)");
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_deadline;
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGALRM, &sa, NULL) != 0)
+        return fail(err, errlen, "sigaction(SIGALRM)");
+
+    /* Keep only keep_fd (/dev/kvm); stdio goes too. */
+    if (keep_fd > 0 && close_range(0, (unsigned)keep_fd - 1, 0) != 0)
+        return fail(err, errlen, "close_range");
+    if (close_range((unsigned)keep_fd + 1, ~0U, 0) != 0)
+        return fail(err, errlen, "close_range");
+
+    uint64_t as = mapped_now() + mem_size + JAIL_AS_SLACK;
+    uint64_t cpu_s = timeout_ms / 1000 + 2;
+    if (set_limit(RLIMIT_CORE, 0) || set_limit(RLIMIT_FSIZE, 0) ||
+        set_limit(RLIMIT_NOFILE, SBX_VCPU_FD + 1) ||
+        set_limit(RLIMIT_NPROC, 0) || set_limit(RLIMIT_MEMLOCK, 0) ||
+        set_limit(RLIMIT_MSGQUEUE, 0) || set_limit(RLIMIT_CPU, cpu_s) ||
+        set_limit(RLIMIT_AS, as))
+        return fail(err, errlen, "setrlimit");
+
+    int rc = drop_caps(err, errlen);
+    if (rc)
+        return rc;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return fail(err, errlen, "PR_SET_NO_NEW_PRIVS");
+
+    struct itimerval it = {
+        .it_value = {.tv_sec = (time_t)(timeout_ms / 1000),
+                     .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000},
+    };
+    if (timeout_ms == 0)
+        it.it_value.tv_usec = 1;
+    if (setitimer(ITIMER_REAL, &it, NULL) != 0)
+        return fail(err, errlen, "setitimer");
+    return 0;
+}

@@ -1,0 +1,38 @@
+/*
+ * jail.h - the child's lockdown: fds, rlimits, capabilities, no_new_privs,
+ * the deadline timer, and the two seccomp stages (build, then run).
+ */
+#ifndef SANDBOX_JAIL_H
+#define SANDBOX_JAIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sandbox.h"
+
+/* Build both seccomp programs (in the parent, once). 0 or -errno. */
+int jail_build_filters(struct sbx_filter *stage1, struct sbx_filter *stage2,
+                       char *err, size_t errlen);
+void jail_free_filter(struct sbx_filter *f);
+
+/*
+ * Everything before the first filter: parent-death signal, own session,
+ * signal handlers (deadline, seccomp trap), close every fd but keep_fd,
+ * rlimits, capabilities, no_new_privs, and the deadline timer. On failure
+ * returns -errno with the step in err.
+ */
+int jail_enter(struct sbx_report *rep, int keep_fd, uint64_t mem_size,
+               uint64_t timeout_ms, char *err, size_t errlen);
+
+/* Install a prepared filter with the raw syscall: no allocation, no free. */
+int jail_lock(const struct sbx_filter *f);
+
+/* Set by the deadline timer's signal handler. */
+extern volatile int jail_deadline_hit;
+/* Where the deadline handler sets immediate_exit (the KVM run area). */
+extern volatile uint8_t *volatile jail_immediate_exit;
+
+/* Name of a syscall number, for reports ("socket"); static storage. */
+const char *jail_syscall_name(long nr, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,395 @@
+/*
+ * kvm.c - the KVM backend. The parent probes /dev/kvm once; each child builds
+ * a fresh VM (no in-kernel irqchip, so HLT exits to us), loads the boot image,
+ * code and input, and runs the exit loop: one small function per exit
+ * reason, each ending in the shared guest ABI (abi.c).
+ */
+#include "kvm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "boot.h"
+#include "jail.h"
+#include "x86.h"
+
+#define KVM_DEVICE "/dev/kvm"
+#define KVM_MAX_CPUID_ENTRIES 256
+#define CPUID_LEAF_FEATURES 1
+#define MEM_SLOT_GUEST 0
+
+static int set_kvm_error(struct sbx_host *h, const char *step)
+{
+    snprintf(h->kvm_error, sizeof(h->kvm_error), "%s: %s", step,
+             strerror(errno));
+    return -errno;
+}
+
+void kvm_probe(struct sbx_host *h)
+{
+    struct kvm_cpuid2 *cpuid = NULL;
+    int fd, rc;
+
+    h->kvm_fd = -1;
+    fd = open(KVM_DEVICE, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        set_kvm_error(h, "cannot open " KVM_DEVICE);
+        return;
+    }
+    rc = ioctl(fd, KVM_GET_API_VERSION, 0);
+    if (rc != KVM_API_VERSION) {
+        snprintf(h->kvm_error, sizeof(h->kvm_error),
+                 KVM_DEVICE " speaks KVM API %d, tincan needs %d", rc,
+                 KVM_API_VERSION);
+        goto fail;
+    }
+    h->vcpu_mmap_size = ioctl(fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (h->vcpu_mmap_size < (int)sizeof(struct kvm_run)) {
+        set_kvm_error(h, "KVM_GET_VCPU_MMAP_SIZE");
+        goto fail;
+    }
+    cpuid = calloc(1, sizeof(*cpuid) + KVM_MAX_CPUID_ENTRIES *
+                                           sizeof(struct kvm_cpuid_entry2));
+    if (!cpuid) {
+        set_kvm_error(h, "allocating the CPUID table");
+        goto fail;
+    }
+    cpuid->nent = KVM_MAX_CPUID_ENTRIES;
+    if (ioctl(fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) {
+        set_kvm_error(h, "KVM_GET_SUPPORTED_CPUID");
+        goto fail;
+    }
+    for (uint32_t i = 0; i < cpuid->nent; i++) {
+        struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+        if (e->function != CPUID_LEAF_FEATURES)
+            continue;
+        h->cpu_xsave = !!(e->ecx & CPUID_1_ECX_XSAVE) &&
+                       ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
+        h->cpu_avx = !!(e->ecx & CPUID_1_ECX_AVX);
+        /* The guest sets CR4.OSXSAVE itself: mirror it as the CPU would. */
+        if (h->cpu_xsave)
+            e->ecx |= CPUID_1_ECX_OSXSAVE;
+    }
+    h->cpuid = cpuid;
+    h->kvm_fd = fd;
+    return;
+fail:
+    free(cpuid);
+    close(fd);
+}
+
+void kvm_release(struct sbx_host *h)
+{
+    if (h->kvm_fd >= 0)
+        close(h->kvm_fd);
+    h->kvm_fd = -1;
+    free(h->cpuid);
+    h->cpuid = NULL;
+}
+
+static void set_seg(struct kvm_segment *k, const struct boot_segment *b)
+{
+    memset(k, 0, sizeof(*k));
+    k->base = b->base;
+    k->limit = b->s ? 0xFFFFFFFF : b->limit; /* byte limit as loaded */
+    k->selector = b->selector;
+    k->type = b->type;
+    k->present = b->present;
+    k->dpl = b->dpl;
+    k->db = b->db;
+    k->s = b->s;
+    k->l = b->l;
+    k->g = b->g;
+}
+
+static int step_fail(char *err, size_t errlen, const char *step)
+{
+    int e = errno;
+
+    snprintf(err, errlen, "%s: %s", step, strerror(e));
+    return -e;
+}
+
+static int set_cpu_state(const struct sbx_host *h, const struct sbx_job *job,
+                         int vcpu, char *err, size_t errlen)
+{
+    struct boot_cpu cpu = {.xsave = h->cpu_xsave, .avx = h->cpu_avx};
+    struct boot_state st;
+    struct kvm_sregs sregs;
+    struct kvm_regs regs;
+
+    boot_entry_state(&st, job->mem_size, job->code_len, job->input_len,
+                     &cpu);
+    if (ioctl(vcpu, KVM_SET_CPUID2, h->cpuid) < 0)
+        return step_fail(err, errlen, "KVM_SET_CPUID2");
+    if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
+        return step_fail(err, errlen, "KVM_GET_SREGS");
+    sregs.cr0 = st.cr0;
+    sregs.cr3 = st.cr3;
+    sregs.cr4 = st.cr4;
+    sregs.efer = st.efer;
+    set_seg(&sregs.cs, &st.cs);
+    set_seg(&sregs.ds, &st.ds);
+    sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+    set_seg(&sregs.tr, &st.tr);
+    memset(&sregs.ldt, 0, sizeof(sregs.ldt));
+    sregs.ldt.type = SEG_TYPE_LDT;
+    sregs.ldt.unusable = 1;
+    sregs.gdt.base = st.gdt_base;
+    sregs.gdt.limit = st.gdt_limit;
+    sregs.idt.base = st.idt_base;
+    sregs.idt.limit = st.idt_limit;
+    if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0)
+        return step_fail(err, errlen, "KVM_SET_SREGS");
+    if (h->cpu_xsave) {
+        struct kvm_xcrs xcrs = {.nr_xcrs = 1};
+        xcrs.xcrs[0].xcr = 0;
+        xcrs.xcrs[0].value = st.xcr0;
+        if (ioctl(vcpu, KVM_SET_XCRS, &xcrs) < 0)
+            return step_fail(err, errlen, "KVM_SET_XCRS");
+    }
+    memset(&regs, 0, sizeof(regs));
+    regs.rip = st.rip;
+    regs.rsp = st.rsp;
+    regs.rdi = st.rdi;
+    regs.rsi = st.rsi;
+    regs.rflags = st.rflags;
+    if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
+        return step_fail(err, errlen, "KVM_SET_REGS");
+    return 0;
+}
+
+static int read_fault_state(void *ctx, uint64_t *rsp, uint64_t *cr2)
+{
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+
+    (void)ctx;
+    if (ioctl(SBX_VCPU_FD, KVM_GET_REGS, &regs) < 0 ||
+        ioctl(SBX_VCPU_FD, KVM_GET_SREGS, &sregs) < 0)
+        return -errno;
+    *rsp = regs.rsp;
+    *cr2 = sregs.cr2;
+    return 0;
+}
+
+int kvm_build(const struct sbx_host *h, const struct sbx_job *job,
+              struct sbx_report *rep, struct kvm_vm *vm, char *err,
+              size_t errlen)
+{
+    int vmfd = -1, vcpu = -1, rc;
+    uint8_t *mem;
+
+    memset(vm, 0, sizeof(*vm));
+    vmfd = ioctl(h->kvm_fd, KVM_CREATE_VM, 0);
+    if (vmfd < 0)
+        return step_fail(err, errlen, "KVM_CREATE_VM");
+
+    /* Lazily backed: only pages the job touches cost memory. */
+    mem = mmap(NULL, job->mem_size, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) {
+        char step[80];
+        snprintf(step, sizeof(step), "mmap of %" PRIu64 " MiB guest memory",
+                 job->mem_size >> 20);
+        rc = step_fail(err, errlen, step);
+        goto out;
+    }
+    memcpy(mem + BOOT_IMAGE_BASE, h->boot_image, BOOT_IMAGE_SIZE);
+    memcpy(mem + TINCAN_ENTRY, job->code, job->code_len);
+    if (job->input_len)
+        memcpy(mem + boot_input_addr(job->code_len), job->input,
+               job->input_len);
+
+    /* Page 0 stays outside the slot: nothing backs a null dereference. */
+    struct kvm_userspace_memory_region region = {
+        .slot = MEM_SLOT_GUEST,
+        .guest_phys_addr = TINCAN_NULL_PAGE_END,
+        .memory_size = job->mem_size - TINCAN_NULL_PAGE_END,
+        .userspace_addr = (uint64_t)(uintptr_t)(mem + TINCAN_NULL_PAGE_END),
+    };
+    if (ioctl(vmfd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+        rc = step_fail(err, errlen, "KVM_SET_USER_MEMORY_REGION");
+        goto out;
+    }
+    vcpu = ioctl(vmfd, KVM_CREATE_VCPU, 0);
+    if (vcpu < 0) {
+        rc = step_fail(err, errlen, "KVM_CREATE_VCPU");
+        goto out;
+    }
+    vm->run = mmap(NULL, (size_t)h->vcpu_mmap_size, PROT_READ | PROT_WRITE,
+                   MAP_SHARED, vcpu, 0);
+    if (vm->run == MAP_FAILED) {
+        vm->run = NULL;
+        rc = step_fail(err, errlen, "mmap of the vCPU run area");
+        goto out;
+    }
+    vm->run_size = (size_t)h->vcpu_mmap_size;
+    rc = set_cpu_state(h, job, vcpu, err, errlen);
+    if (rc)
+        goto out;
+
+    /* The vCPU keeps the VM alive; the run loop needs nothing else. */
+    close(h->kvm_fd);
+    close(vmfd);
+    vmfd = -1;
+    if (vcpu != SBX_VCPU_FD) {
+        if (dup2(vcpu, SBX_VCPU_FD) < 0) {
+            rc = step_fail(err, errlen, "dup2 of the vCPU fd");
+            goto out;
+        }
+        close(vcpu);
+    }
+    vcpu = -1;
+    vm->guest.mem = mem;
+    vm->guest.mem_size = job->mem_size;
+    vm->guest.rep = rep;
+    vm->guest.cpu.read = read_fault_state;
+    jail_immediate_exit = &vm->run->immediate_exit;
+    if (jail_deadline_hit)
+        vm->run->immediate_exit = 1;
+    return 0;
+out:
+    if (vcpu >= 0)
+        close(vcpu);
+    if (vmfd >= 0)
+        close(vmfd);
+    return rc;
+}
+
+/* KVM_EXIT_IO: data sits inside the run area; check it before reading. */
+static int on_io(struct kvm_vm *vm)
+{
+    struct kvm_run *run = vm->run;
+    unsigned size = run->io.size;
+    uint64_t bytes = (uint64_t)size * run->io.count;
+
+    if ((size != 1 && size != 2 && size != 4) || run->io.count == 0 ||
+        run->io.data_offset > vm->run_size ||
+        bytes > vm->run_size - run->io.data_offset)
+        return abi_end(&vm->guest, SBX_INTERNAL_ERROR,
+                       "KVM reported an I/O exit with size %u, count %u at "
+                       "offset %" PRIu64 " outside the run area",
+                       size, run->io.count, (uint64_t)run->io.data_offset);
+    if (run->io.direction == KVM_EXIT_IO_IN)
+        return abi_in(&vm->guest, run->io.port, size, run->io.count);
+    return abi_out(&vm->guest, run->io.port, size, run->io.count,
+                   (const uint8_t *)run + run->io.data_offset);
+}
+
+static int on_mmio(struct kvm_vm *vm)
+{
+    return abi_mmio(&vm->guest, vm->run->mmio.phys_addr, vm->run->mmio.len,
+                    vm->run->mmio.is_write);
+}
+
+static int on_shutdown(struct kvm_vm *vm)
+{
+    return abi_end(&vm->guest, SBX_SHUTDOWN,
+                   "triple fault: the guest could not deliver an exception "
+                   "(is its IDT, GDT or stack broken?)");
+}
+
+static int on_fail_entry(struct kvm_vm *vm)
+{
+    return abi_end(&vm->guest, SBX_INTERNAL_ERROR,
+                   "KVM_RUN: VM entry failed, hardware reason 0x%llx",
+                   (unsigned long long)vm->run->fail_entry
+                       .hardware_entry_failure_reason);
+}
+
+/*
+ * KVM could not emulate an instruction: most often a fetch from an address
+ * with no memory behind it (a jump outside guest memory). Report that as the
+ * MMIO access it is; anything else is KVM's internal error.
+ */
+static int on_internal_error(struct kvm_vm *vm)
+{
+    struct kvm_regs regs;
+    uint32_t sub = vm->run->internal.suberror;
+
+    if (sub == KVM_INTERNAL_ERROR_EMULATION &&
+        ioctl(SBX_VCPU_FD, KVM_GET_REGS, &regs) == 0 &&
+        !abi_range_ok(&vm->guest, regs.rip, 1))
+        return abi_mmio(&vm->guest, regs.rip, 0, 0);
+    return abi_end(&vm->guest, SBX_INTERNAL_ERROR,
+                   "KVM internal error, suberror %u", sub);
+}
+
+static int on_system_event(struct kvm_vm *vm)
+{
+    return abi_end(&vm->guest, SBX_SHUTDOWN, "system event %u (reset)",
+                   vm->run->system_event.type);
+}
+
+static int on_unexpected(struct kvm_vm *vm, const char *what)
+{
+    return abi_end(&vm->guest, SBX_INTERNAL_ERROR,
+                   "unexpected KVM exit %u (%s)", vm->run->exit_reason, what);
+}
+
+static int handle_exit(struct kvm_vm *vm)
+{
+    switch (vm->run->exit_reason) {
+    case KVM_EXIT_IO:
+        return on_io(vm);
+    case KVM_EXIT_HLT:
+        return abi_halt(&vm->guest);
+    case KVM_EXIT_MMIO:
+        return on_mmio(vm);
+    case KVM_EXIT_SHUTDOWN:
+        return on_shutdown(vm);
+    case KVM_EXIT_FAIL_ENTRY:
+        return on_fail_entry(vm);
+    case KVM_EXIT_INTERNAL_ERROR:
+        return on_internal_error(vm);
+    case KVM_EXIT_SYSTEM_EVENT:
+        return on_system_event(vm);
+    case KVM_EXIT_INTR:
+        return ABI_CONTINUE; /* a signal; the loop checks the deadline */
+    case KVM_EXIT_UNKNOWN:
+        return on_unexpected(vm, "unknown");
+    case KVM_EXIT_EXCEPTION:
+        return on_unexpected(vm, "exception");
+    case KVM_EXIT_DEBUG:
+        return on_unexpected(vm, "debug");
+    case KVM_EXIT_IRQ_WINDOW_OPEN:
+        return on_unexpected(vm, "irq window");
+    case KVM_EXIT_HYPERCALL:
+        return on_unexpected(vm, "hypercall");
+    case KVM_EXIT_X86_RDMSR:
+    case KVM_EXIT_X86_WRMSR:
+        return on_unexpected(vm, "MSR access");
+    default:
+        return on_unexpected(vm, "not known to tincan");
+    }
+}
+
+void kvm_loop(struct kvm_vm *vm)
+{
+    struct sbx_report *rep = vm->guest.rep;
+
+    for (;;) {
+        int rc = ioctl(SBX_VCPU_FD, KVM_RUN, 0);
+        rep->exits++;
+        if (rc < 0 && errno != EINTR && errno != EAGAIN) {
+            abi_end(&vm->guest, SBX_INTERNAL_ERROR, "KVM_RUN: %s",
+                    strerror(errno));
+            return;
+        }
+        if (rc == 0 && handle_exit(vm) == ABI_END)
+            return;
+        if (jail_deadline_hit) {
+            abi_end(&vm->guest, SBX_TIMEOUT, "deadline reached");
+            return;
+        }
+    }
+}

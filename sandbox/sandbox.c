@@ -1,0 +1,102 @@
+/*
+ * sandbox.c - the child's main line (lock down, build, lock tighter, run) and
+ * the host preparation the parent does once for all children.
+ */
+#include "sandbox.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "boot.h"
+#include "jail.h"
+#include "kvm.h"
+
+static const char *const status_names[SBX_STATUS_COUNT] = {
+    [SBX_OK] = "ok",
+    [SBX_TIMEOUT] = "timeout",
+    [SBX_OUTPUT_LIMIT] = "output_limit",
+    [SBX_FAULT] = "fault",
+    [SBX_UNHANDLED_IO] = "unhandled_io",
+    [SBX_MMIO] = "mmio",
+    [SBX_SHUTDOWN] = "shutdown",
+    [SBX_SANDBOX_VIOLATION] = "sandbox_violation",
+    [SBX_INTERNAL_ERROR] = "internal_error",
+};
+
+const char *sbx_status_name(enum sbx_status st)
+{
+    return (unsigned)st < SBX_STATUS_COUNT ? status_names[st] : "unknown";
+}
+
+size_t sbx_report_size(uint64_t out_cap)
+{
+    return sizeof(struct sbx_report) + (size_t)out_cap;
+}
+
+int sbx_host_init(struct sbx_host *h, char *err, size_t errlen)
+{
+    int rc;
+
+    memset(h, 0, sizeof(*h));
+    h->kvm_fd = -1;
+    h->boot_image = malloc(BOOT_IMAGE_SIZE);
+    if (!h->boot_image) {
+        snprintf(err, errlen, "allocating the boot image: %s",
+                 strerror(ENOMEM));
+        return -ENOMEM;
+    }
+    boot_build_image(h->boot_image);
+    rc = jail_build_filters(&h->stage1, &h->stage2, err, errlen);
+    if (rc) {
+        free(h->boot_image);
+        h->boot_image = NULL;
+        return rc;
+    }
+    kvm_probe(h);
+    return 0;
+}
+
+void sbx_host_fini(struct sbx_host *h)
+{
+    kvm_release(h);
+    jail_free_filter(&h->stage1);
+    jail_free_filter(&h->stage2);
+    free(h->boot_image);
+    h->boot_image = NULL;
+}
+
+static void __attribute__((noreturn))
+child_fail(struct sbx_report *rep, const char *err)
+{
+    snprintf(rep->message, sizeof(rep->message), "%s", err);
+    rep->status = SBX_INTERNAL_ERROR;
+    __atomic_store_n(&rep->done, 1, __ATOMIC_RELEASE);
+    _exit(1);
+}
+
+void sbx_child_main(const struct sbx_host *host, const struct sbx_job *job,
+                    struct sbx_report *rep)
+{
+    char err[SBX_MESSAGE_MAX];
+    struct kvm_vm vm;
+
+    if (host->kvm_fd < 0)
+        child_fail(rep, host->kvm_error);
+    if (jail_enter(rep, host->kvm_fd, job->mem_size, job->timeout_ms, err,
+                   sizeof(err)) != 0)
+        child_fail(rep, err);
+    if (jail_lock(&host->stage1) != 0) {
+        snprintf(err, sizeof(err), "seccomp stage 1: %s", strerror(errno));
+        child_fail(rep, err);
+    }
+    if (kvm_build(host, job, rep, &vm, err, sizeof(err)) != 0)
+        child_fail(rep, err);
+    /* From here to KVM_RUN nothing allocates or frees. */
+    if (jail_lock(&host->stage2) != 0)
+        child_fail(rep, "seccomp stage 2: cannot install the filter");
+    kvm_loop(&vm);
+    _exit(0);
+}

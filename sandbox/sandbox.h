@@ -1,0 +1,113 @@
+/*
+ * sandbox.h - what the runner (the parent) sees of the sandbox: the per-host
+ * preparation done once, the report a child writes into memory shared with
+ * the parent, and the child's entry point. Everything behind it runs inside
+ * the per-job child.
+ */
+#ifndef SANDBOX_SANDBOX_H
+#define SANDBOX_SANDBOX_H
+
+#include <linux/filter.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Job statuses; api/tincan.h mirrors these values (checked at build time). */
+enum sbx_status {
+    SBX_OK = 0,
+    SBX_TIMEOUT,
+    SBX_OUTPUT_LIMIT,
+    SBX_FAULT,
+    SBX_UNHANDLED_IO,
+    SBX_MMIO,
+    SBX_SHUTDOWN,
+    SBX_SANDBOX_VIOLATION,
+    SBX_INTERNAL_ERROR,
+    SBX_STATUS_COUNT
+};
+
+#define SBX_MESSAGE_MAX 256
+#define SBX_NAME_MAX 16
+
+/*
+ * The report: a header followed by out_cap bytes of output, in one
+ * MAP_SHARED mapping made by the parent before the fork. The child appends
+ * output and publishes out_len after each append, so everything written
+ * before a SIGKILL is still there for the parent.
+ */
+struct sbx_report {
+    uint32_t done;      /* 1 once the child has written a final status */
+    uint32_t status;    /* enum sbx_status */
+    uint64_t exit_code; /* guest's exit code (status ok) */
+    uint64_t exits;     /* VM exits taken */
+    uint64_t out_len;   /* valid bytes in out[] */
+    uint64_t out_cap;   /* --max-output */
+    struct {
+        uint32_t vector;
+        uint32_t has_error_code;
+        uint64_t error_code, rip, cr2;
+        char name[SBX_NAME_MAX];
+    } fault;
+    struct {
+        uint16_t port;
+        uint8_t out; /* 1: OUT, 0: IN */
+        uint8_t size;
+        uint32_t count;
+    } io;
+    struct {
+        uint64_t address;
+        uint32_t size;
+        uint8_t write;
+    } mmio;
+    int32_t violation_syscall; /* -1, or the trapped syscall number */
+    char message[SBX_MESSAGE_MAX];
+    unsigned char out[];
+};
+
+/* The fixed fd number of the vCPU in the run loop (stage-2 filter). */
+#define SBX_VCPU_FD 3
+
+/* One seccomp program, built in the parent and installed in the child. */
+struct sbx_filter {
+    struct sock_fprog prog;
+};
+
+/* Prepared once per process in the parent and inherited by every child. */
+struct sbx_host {
+    int kvm_fd;        /* /dev/kvm, -1 when not usable */
+    int vcpu_mmap_size;
+    void *cpuid;       /* struct kvm_cpuid2 *, KVM_GET_SUPPORTED_CPUID */
+    int cpu_xsave, cpu_avx;
+    uint8_t *boot_image; /* BOOT_IMAGE_SIZE bytes: tables for low memory */
+    struct sbx_filter stage1, stage2;
+    char kvm_error[SBX_MESSAGE_MAX]; /* why kvm_fd is -1 */
+};
+
+/* What the child needs to know about the job. */
+struct sbx_job {
+    const uint8_t *code;
+    size_t code_len;
+    const uint8_t *input;
+    size_t input_len;
+    uint64_t mem_size;
+    uint64_t timeout_ms;
+};
+
+/*
+ * Prepare the host: build the boot image and the seccomp programs, and open
+ * /dev/kvm (failure to open is recorded in kvm_error, not returned). Returns
+ * 0 or a negative errno with a message in err.
+ */
+int sbx_host_init(struct sbx_host *host, char *err, size_t errlen);
+void sbx_host_fini(struct sbx_host *host);
+
+/* Size of the shared mapping for a report with out_cap bytes of output. */
+size_t sbx_report_size(uint64_t out_cap);
+
+/* The child's whole life: lock down, build the VM, run it. Never returns. */
+void sbx_child_main(const struct sbx_host *host, const struct sbx_job *job,
+                    struct sbx_report *rep) __attribute__((noreturn));
+
+/* Human name of a status ("ok", "timeout", ...). */
+const char *sbx_status_name(enum sbx_status st);
+
+#endif
