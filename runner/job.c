@@ -135,6 +135,7 @@ int job_run(job_child_fn fn, void *arg, const struct job_limits *lim,
     out->wall_us = now_us() - start;
     if (pidfd >= 0)
         close(pidfd);
+    out->signal = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
     settle(out, wstatus);
     return 0;
 }

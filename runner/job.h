@@ -27,6 +27,7 @@ struct job_outcome {
     size_t rep_size;
     uint64_t wall_us;
     int killed; /* the backstop SIGKILLed the child */
+    int signal; /* the signal that ended the child, or 0 */
 };
 
 /*

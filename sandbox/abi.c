@@ -88,8 +88,6 @@ static int bulk_write(struct abi_guest *g, unsigned size, uint32_t count,
 
     uint64_t addr = load_le(g->mem + desc, 8);
     uint64_t len = load_le(g->mem + desc + 8, 8);
-    if (len == 0)
-        return ABI_CONTINUE;
     if (!abi_range_ok(g, addr, len)) {
         g->rep->io.port = TINCAN_PORT_WRITE;
         g->rep->io.out = 1;
@@ -100,7 +98,7 @@ static int bulk_write(struct abi_guest *g, unsigned size, uint32_t count,
                        " lies outside guest memory [0x%x, 0x%" PRIx64 ")",
                        len, addr, TINCAN_NULL_PAGE_END, g->mem_size);
     }
-    return emit(g, g->mem + addr, len);
+    return len ? emit(g, g->mem + addr, len) : ABI_CONTINUE;
 }
 
 int abi_out(struct abi_guest *g, uint16_t port, unsigned size,
@@ -152,13 +150,17 @@ int abi_halt(struct abi_guest *g)
 int abi_fault(struct abi_guest *g, unsigned vector)
 {
     struct sbx_report *r = g->rep;
-    uint64_t rsp = 0, cr2 = 0;
-    int err = g->cpu.read(g->cpu.ctx, &rsp, &cr2);
+    uint64_t rip = 0, rsp = 0, cr2 = 0;
+    int err = g->cpu.read(g->cpu.ctx, &rip, &rsp, &cr2);
 
     if (err)
         return abi_end(g, SBX_INTERNAL_ERROR,
                        "reading the vCPU state of exception %u: %s", vector,
                        strerror(-err));
+    /* Only tincan's stubs may speak on the fault port. */
+    if (rip < TINCAN_STUBS_ADDR || rip >= TINCAN_STUBS_END)
+        return unhandled(g, TINCAN_PORT_FAULT, 1, 1, 1,
+                         "the port is reserved for tincan's exception stubs");
     r->fault.vector = vector;
     r->fault.has_error_code = (uint32_t)boot_vector_has_error_code(vector);
     snprintf(r->fault.name, sizeof(r->fault.name), "%s",

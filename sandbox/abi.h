@@ -18,7 +18,7 @@
 
 /* Reads the CPU state a fault report needs; returns 0 or -errno. */
 struct abi_cpu {
-    int (*read)(void *ctx, uint64_t *rsp, uint64_t *cr2);
+    int (*read)(void *ctx, uint64_t *rip, uint64_t *rsp, uint64_t *cr2);
     void *ctx;
 };
 

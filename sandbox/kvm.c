@@ -167,7 +167,8 @@ static int set_cpu_state(const struct sbx_host *h, const struct sbx_job *job,
     return 0;
 }
 
-static int read_fault_state(void *ctx, uint64_t *rsp, uint64_t *cr2)
+static int read_fault_state(void *ctx, uint64_t *rip, uint64_t *rsp,
+                            uint64_t *cr2)
 {
     struct kvm_regs regs;
     struct kvm_sregs sregs;
@@ -176,6 +177,7 @@ static int read_fault_state(void *ctx, uint64_t *rsp, uint64_t *cr2)
     if (ioctl(SBX_VCPU_FD, KVM_GET_REGS, &regs) < 0 ||
         ioctl(SBX_VCPU_FD, KVM_GET_SREGS, &sregs) < 0)
         return -errno;
+    *rip = regs.rip;
     *rsp = regs.rsp;
     *cr2 = sregs.cr2;
     return 0;

@@ -26,6 +26,7 @@
 #define TINCAN_TSS_ADDR 0x1100      /* 64-bit TSS (IST1 = fault stack) */
 #define TINCAN_IDT_ADDR 0x2000      /* 256 interrupt gates */
 #define TINCAN_STUBS_ADDR 0x3000    /* one 8-byte exception stub per vector */
+#define TINCAN_STUBS_END 0x3800     /* 256 stubs */
 #define TINCAN_PML4_ADDR 0x4000     /* page map level 4 */
 #define TINCAN_PDPT_ADDR 0x5000     /* page directory pointer table */
 #define TINCAN_PD_ADDR 0x6000       /* 4 page directories: 0-4 GiB */

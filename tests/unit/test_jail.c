@@ -1,0 +1,273 @@
+/* test_jail.c - the child's lockdown and the seccomp policy, each loaded in a
+ * forked child through the runner, which must name what went wrong. Also the
+ * runner's deadline backstop. No KVM needed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../runner/job.h"
+#include "../sandbox/jail.h"
+
+static struct sbx_filter stage1, stage2;
+
+static int setup(void **state)
+{
+    char err[256];
+
+    (void)state;
+    assert_int_equal(jail_build_filters(&stage1, &stage2, err, sizeof(err)),
+                     0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    jail_free_filter(&stage1);
+    jail_free_filter(&stage2);
+    return 0;
+}
+
+enum action { DO_SOCKET, DO_OPEN, DO_EXECVE, DO_KVM_RUN, DO_OTHER_FD,
+              DO_SET_REGS, DO_STAGE1_OPEN };
+
+static void finish_ok(struct sbx_report *rep, const char *msg)
+{
+    snprintf(rep->message, sizeof(rep->message), "%s", msg);
+    rep->status = SBX_OK;
+    __atomic_store_n(&rep->done, 1, __ATOMIC_RELEASE);
+    _exit(0);
+}
+
+/* The child: full lockdown, both stages, then one call. */
+static void locked_child(void *arg, struct sbx_report *rep)
+{
+    enum action a = (enum action)(intptr_t)arg;
+    char err[256];
+
+    if (jail_enter(rep, -1, 1 << 20, 5000, err, sizeof(err)) != 0 ||
+        jail_lock(&stage1) != 0)
+        _exit(2);
+    if (a == DO_STAGE1_OPEN) {
+        open("/etc/hostname", O_RDONLY);
+        finish_ok(rep, "open allowed in stage 1");
+    }
+    if (jail_lock(&stage2) != 0)
+        _exit(3);
+    switch (a) {
+    case DO_SOCKET:
+        socket(AF_INET, SOCK_STREAM, 0);
+        break;
+    case DO_OPEN:
+        open("/etc/hostname", O_RDONLY);
+        break;
+    case DO_EXECVE:
+        execve("/bin/true", (char *[]){"true", NULL}, (char *[]){NULL});
+        break;
+    case DO_KVM_RUN: /* allowed: fails with EBADF, nothing is open */
+        if (ioctl(SBX_VCPU_FD, KVM_RUN, 0) == -1 && errno == EBADF)
+            finish_ok(rep, "KVM_RUN allowed");
+        break;
+    case DO_OTHER_FD:
+        ioctl(SBX_VCPU_FD + 1, KVM_RUN, 0);
+        break;
+    case DO_SET_REGS:
+        ioctl(SBX_VCPU_FD, KVM_SET_REGS, NULL);
+        break;
+    case DO_STAGE1_OPEN:
+        break;
+    }
+    finish_ok(rep, "the call was allowed");
+}
+
+static void run_child(job_child_fn fn, void *arg, uint64_t timeout_ms,
+                      struct job_outcome *o)
+{
+    struct job_limits lim = {.timeout_ms = timeout_ms, .max_output = 64};
+    char err[256];
+
+    assert_int_equal(job_run(fn, arg, &lim, o, err, sizeof(err)), 0);
+}
+
+static void expect_violation(enum action a, long nr, const char *name)
+{
+    struct job_outcome o;
+    char needle[64];
+
+    run_child(locked_child, (void *)(intptr_t)a, 5000, &o);
+    assert_int_equal(o.rep->status, SBX_SANDBOX_VIOLATION);
+    assert_int_equal(o.signal, SIGSYS);
+    assert_int_equal(o.rep->violation_syscall, nr);
+    snprintf(needle, sizeof(needle), "syscall %ld (%s)", nr, name);
+    assert_non_null(strstr(o.rep->message, needle));
+    job_outcome_release(&o);
+}
+
+static void test_stage2_kills_socket_and_names_it(void **state)
+{
+    (void)state;
+    expect_violation(DO_SOCKET, SYS_socket, "socket");
+}
+
+static void test_stage2_kills_open_and_execve(void **state)
+{
+    (void)state;
+    expect_violation(DO_OPEN, SYS_openat, "openat");
+    expect_violation(DO_EXECVE, SYS_execve, "execve");
+}
+
+static void test_stage1_already_forbids_open(void **state)
+{
+    (void)state;
+    expect_violation(DO_STAGE1_OPEN, SYS_openat, "openat");
+}
+
+static void test_stage2_allows_kvm_run_only_on_the_vcpu_fd(void **state)
+{
+    struct job_outcome o;
+
+    (void)state;
+    run_child(locked_child, (void *)(intptr_t)DO_KVM_RUN, 5000, &o);
+    assert_int_equal(o.rep->status, SBX_OK);
+    assert_string_equal(o.rep->message, "KVM_RUN allowed");
+    job_outcome_release(&o);
+    expect_violation(DO_OTHER_FD, SYS_ioctl, "ioctl");
+    expect_violation(DO_SET_REGS, SYS_ioctl, "ioctl");
+}
+
+/* Before any filter: what jail_enter leaves, written into the output. */
+static void report_child(void *arg, struct sbx_report *rep)
+{
+    char err[256], buf[4096];
+    struct rlimit nofile, core, fsize;
+    int n = 0;
+
+    (void)arg;
+    if (jail_enter(rep, -1, 1 << 20, 5000, err, sizeof(err)) != 0)
+        _exit(2);
+    int fd = open("/proc/self/status", O_RDONLY);
+    ssize_t len = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    buf[len > 0 ? len : 0] = '\0';
+    getrlimit(RLIMIT_NOFILE, &nofile);
+    getrlimit(RLIMIT_CORE, &core);
+    getrlimit(RLIMIT_FSIZE, &fsize);
+    n = snprintf((char *)rep->out, rep->out_cap, "%d %d %d %d %d %d",
+                 !!strstr(buf, "NoNewPrivs:\t1"),
+                 !!strstr(buf, "CapEff:\t0000000000000000"),
+                 !!strstr(buf, "CapPrm:\t0000000000000000"),
+                 (int)nofile.rlim_cur, (int)core.rlim_max,
+                 (int)fsize.rlim_max);
+    rep->out_len = (uint64_t)n;
+    finish_ok(rep, "reported");
+}
+
+static void test_child_has_no_caps_no_new_privs_and_tight_rlimits(void **state)
+{
+    struct job_outcome o;
+
+    (void)state;
+    run_child(report_child, NULL, 5000, &o);
+    assert_int_equal(o.rep->status, SBX_OK);
+    assert_int_equal(o.rep->out_len, strlen("1 1 1 4 0 0"));
+    assert_memory_equal(o.rep->out, "1 1 1 4 0 0", o.rep->out_len);
+    job_outcome_release(&o);
+}
+
+/* A child that ignores its deadline: output first, then sleep forever. */
+static void stubborn_child(void *arg, struct sbx_report *rep)
+{
+    (void)arg;
+    memcpy(rep->out, "partial", 7);
+    __atomic_store_n(&rep->out_len, 7, __ATOMIC_RELEASE);
+    for (;;)
+        pause();
+}
+
+static void test_backstop_kills_at_deadline_and_keeps_output(void **state)
+{
+    struct job_outcome o;
+
+    (void)state;
+    run_child(stubborn_child, NULL, 50, &o);
+    assert_int_equal(o.rep->status, SBX_TIMEOUT);
+    assert_int_equal(o.killed, 1);
+    assert_int_equal(o.signal, SIGKILL);
+    assert_int_equal(o.rep->out_len, 7);
+    assert_memory_equal(o.rep->out, "partial", 7);
+    /* deadline 50 ms + JOB_KILL_SLACK_MS, plus a margin for the reap */
+    assert_in_range(o.wall_us, 50000 + JOB_KILL_SLACK_MS * 1000,
+                    50000 + JOB_KILL_SLACK_MS * 1000 + 200000);
+    job_outcome_release(&o);
+}
+
+static void silent_exit_child(void *arg, struct sbx_report *rep)
+{
+    (void)arg;
+    (void)rep;
+    _exit(3);
+}
+
+static void crash_child(void *arg, struct sbx_report *rep)
+{
+    (void)arg;
+    (void)rep;
+    signal(SIGSEGV, SIG_DFL);
+    raise(SIGSEGV);
+    _exit(4);
+}
+
+static void test_child_dying_without_a_report_is_internal_error(void **state)
+{
+    struct job_outcome o;
+
+    (void)state;
+    run_child(silent_exit_child, NULL, 5000, &o);
+    assert_int_equal(o.rep->status, SBX_INTERNAL_ERROR);
+    assert_string_equal(o.rep->message, "the sandbox child exited with "
+                                        "status 3 without a result");
+    job_outcome_release(&o);
+    run_child(crash_child, NULL, 5000, &o);
+    assert_int_equal(o.rep->status, SBX_INTERNAL_ERROR);
+    assert_non_null(strstr(o.rep->message, "killed by signal 11"));
+    job_outcome_release(&o);
+}
+
+static void test_status_names(void **state)
+{
+    (void)state;
+    assert_string_equal(sbx_status_name(SBX_OK), "ok");
+    assert_string_equal(sbx_status_name(SBX_OUTPUT_LIMIT), "output_limit");
+    assert_string_equal(sbx_status_name(SBX_SANDBOX_VIOLATION),
+                        "sandbox_violation");
+    assert_string_equal(sbx_status_name(SBX_INTERNAL_ERROR),
+                        "internal_error");
+    assert_string_equal(sbx_status_name(SBX_STATUS_COUNT), "unknown");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stage2_kills_socket_and_names_it),
+        cmocka_unit_test(test_stage2_kills_open_and_execve),
+        cmocka_unit_test(test_stage1_already_forbids_open),
+        cmocka_unit_test(test_stage2_allows_kvm_run_only_on_the_vcpu_fd),
+        cmocka_unit_test(test_child_has_no_caps_no_new_privs_and_tight_rlimits),
+        cmocka_unit_test(test_backstop_kills_at_deadline_and_keeps_output),
+        cmocka_unit_test(test_child_dying_without_a_report_is_internal_error),
+        cmocka_unit_test(test_status_names),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
