@@ -120,7 +120,8 @@ static int print_json(const struct tc_result *r)
     /* json_stringn() refuses bytes that are not UTF-8: then null. */
     json_object_set_new(o, "output", text ? text : json_null());
     json_object_set_new(o, "output_b64", json_string(b64));
-    json_object_set_new(o, "output_bytes", json_integer((json_int_t)r->output_len));
+    json_object_set_new(o, "output_bytes",
+                        json_integer((json_int_t)r->output_len));
     json_object_set_new(o, "exits", json_integer((json_int_t)r->exits));
     json_object_set_new(o, "wall_us", json_integer((json_int_t)r->wall_us));
     json_object_set_new(o, "backend", json_string(r->backend));
@@ -134,9 +135,9 @@ static int print_json(const struct tc_result *r)
                                 ? hex_str(r->fault.error_code)
                                 : json_null());
         json_object_set_new(f, "rip", hex_str(r->fault.rip));
-        json_object_set_new(f, "cr2", r->fault.vector == 14
-                                          ? hex_str(r->fault.cr2)
-                                          : json_null());
+        json_object_set_new(f, "cr2",
+                            r->fault.vector == 14 ? hex_str(r->fault.cr2)
+                                                  : json_null());
         json_object_set_new(o, "fault", f);
     } else if (r->status == TC_UNHANDLED_IO) {
         json_t *io = json_object();
@@ -181,7 +182,14 @@ static int print_plain(const struct tc_result *r)
     return exit_code_for(r);
 }
 
-enum { OPT_TIMEOUT = 256, OPT_MEM, OPT_MAX_OUTPUT, OPT_INPUT, OPT_HEX, OPT_JSON };
+enum {
+    OPT_TIMEOUT = 256,
+    OPT_MEM,
+    OPT_MAX_OUTPUT,
+    OPT_INPUT,
+    OPT_HEX,
+    OPT_JSON
+};
 
 static int cmd_run(int argc, char **argv)
 {
@@ -210,12 +218,12 @@ static int cmd_run(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
         switch (c) {
         case OPT_TIMEOUT:
-            if (units_parse_duration(optarg, &job.timeout_ms, err,
-                                     sizeof(err)))
+            if (units_parse_duration(optarg, &job.timeout_ms, err, sizeof(err)))
                 return usage_error("--timeout: %s", err);
             if (job.timeout_ms == 0 || job.timeout_ms > TC_MAX_TIMEOUT_MS)
                 return usage_error("--timeout %s is out of range (1ms to "
-                                   "24h)", optarg);
+                                   "24h)",
+                                   optarg);
             break;
         case OPT_MEM:
             if (units_parse_size(optarg, &job.mem_size, err, sizeof(err)))
@@ -224,8 +232,7 @@ static int cmd_run(int argc, char **argv)
                 return usage_error("--mem %s is out of range (1M to 1G)",
                                    optarg);
             if (job.mem_size % 4096)
-                return usage_error("--mem %s is not a multiple of 4K",
-                                   optarg);
+                return usage_error("--mem %s is not a multiple of 4K", optarg);
             break;
         case OPT_MAX_OUTPUT:
             if (units_parse_size(optarg, &job.max_output, err, sizeof(err)))
@@ -315,8 +322,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("tincan %s (guest ABI %u)\n", TINCAN_VERSION,
-               tc_abi_version());
+        printf("tincan %s (guest ABI %u)\n", TINCAN_VERSION, tc_abi_version());
         return 0;
     }
     if (!strcmp(argv[1], "run"))

@@ -32,8 +32,8 @@ MIRROR(TC_MAX_MEM, TINCAN_MEM_MAX);
 MIRROR(TC_DEFAULT_MEM, TINCAN_MEM_DEFAULT);
 _Static_assert(TC_MESSAGE_MAX >= SBX_MESSAGE_MAX, "message size");
 
-#define LANE_HINT                                                           \
-    "; to run here without KVM, use the KVM lane: tests/vm/run build/tincan " \
+#define LANE_HINT                                                              \
+    "; to run here without KVM, use the KVM lane: tests/vm/run build/tincan "  \
     "run ..."
 
 static struct sbx_host host;
@@ -83,8 +83,7 @@ static int check_job(const struct tc_job *job, struct tc_result *res)
     if (!job->code && job->code_len)
         return refuse(res, -EINVAL, "%s", "code is NULL but code_len is not");
     if (!job->input && job->input_len)
-        return refuse(res, -EINVAL, "%s",
-                      "input is NULL but input_len is not");
+        return refuse(res, -EINVAL, "%s", "input is NULL but input_len is not");
     if (job->mem_size % TINCAN_NULL_PAGE_END)
         return refuse(res, -EINVAL, "%s",
                       "guest memory must be a multiple of 4 KiB");

@@ -43,13 +43,13 @@ enum tc_status {
     TC_STATUS_COUNT
 };
 
-#define TC_DEFAULT_MEM (16ULL << 20)
-#define TC_MIN_MEM (1ULL << 20)
-#define TC_MAX_MEM (1ULL << 30)
+#define TC_DEFAULT_MEM        (16ULL << 20)
+#define TC_MIN_MEM            (1ULL << 20)
+#define TC_MAX_MEM            (1ULL << 30)
 #define TC_DEFAULT_TIMEOUT_MS 1000ULL
-#define TC_MAX_TIMEOUT_MS (24ULL * 3600 * 1000)
+#define TC_MAX_TIMEOUT_MS     (24ULL * 3600 * 1000)
 #define TC_DEFAULT_MAX_OUTPUT (1ULL << 20)
-#define TC_MAX_MAX_OUTPUT (1ULL << 30)
+#define TC_MAX_MAX_OUTPUT     (1ULL << 30)
 
 struct tc_job {
     const void *code; /* flat x86-64 code, loaded at the ABI's entry */
@@ -65,30 +65,30 @@ struct tc_job {
 
 struct tc_result {
     enum tc_status status;
-    uint64_t exit_code;     /* status TC_OK */
-    unsigned char *output;  /* output_len bytes (NULL when empty) */
+    uint64_t exit_code;    /* status TC_OK */
+    unsigned char *output; /* output_len bytes (NULL when empty) */
     size_t output_len;
-    uint64_t wall_us;       /* fork to reap */
-    uint64_t exits;         /* VM exits */
-    const char *backend;    /* "kvm" */
+    uint64_t wall_us;             /* fork to reap */
+    uint64_t exits;               /* VM exits */
+    const char *backend;          /* "kvm" */
     char message[TC_MESSAGE_MAX]; /* one line saying what happened */
     struct {
-        unsigned vector;     /* 0..255 */
-        char name[16];       /* "#PF" */
+        unsigned vector; /* 0..255 */
+        char name[16];   /* "#PF" */
         int has_error_code;
         uint64_t error_code, rip, cr2; /* cr2 for #PF only */
-    } fault;                 /* status TC_FAULT */
+    } fault;                           /* status TC_FAULT */
     struct {
         unsigned port;
-        int out;             /* 1: OUT, 0: IN */
-        unsigned size;       /* 1, 2 or 4 bytes */
-    } io;                    /* status TC_UNHANDLED_IO */
+        int out;       /* 1: OUT, 0: IN */
+        unsigned size; /* 1, 2 or 4 bytes */
+    } io;              /* status TC_UNHANDLED_IO */
     struct {
         uint64_t address;
         int write;
-        unsigned size;       /* 0 for an instruction fetch */
-    } mmio;                  /* status TC_MMIO */
-    int violation_syscall;   /* status TC_SANDBOX_VIOLATION, else -1 */
+        unsigned size;     /* 0 for an instruction fetch */
+    } mmio;                /* status TC_MMIO */
+    int violation_syscall; /* status TC_SANDBOX_VIOLATION, else -1 */
 };
 
 /* Defaults: 16 MiB, 1 s, 1 MiB of output, no code, no input. */

@@ -7,7 +7,7 @@ LD ?= ld
 OBJCOPY ?= objcopy
 
 # The load address comes from the ABI header, the single source of truth.
-GUEST_ENTRY := $(shell sed -n 's/^\#define TINCAN_ENTRY \(0x[0-9A-Fa-f]*\).*/\1/p' guests/sdk/tincan_abi.h)
+GUEST_ENTRY := $(shell sed -n 's/^\#define TINCAN_ENTRY[[:space:]]*\(0x[0-9A-Fa-f]*\).*/\1/p' guests/sdk/tincan_abi.h)
 ifeq ($(GUEST_ENTRY),)
 $(error guests.mk: TINCAN_ENTRY not found in guests/sdk/tincan_abi.h)
 endif

@@ -51,8 +51,8 @@ int codec_hex_decode(const char *text, uint8_t **out, size_t *len, char *err,
                          (size_t)(p - text));
             else
                 snprintf(err, errlen,
-                         "bad hex: '%c' at offset %zu is not a hex digit",
-                         *bad, (size_t)(bad - text));
+                         "bad hex: '%c' at offset %zu is not a hex digit", *bad,
+                         (size_t)(bad - text));
             free(buf);
             return -EINVAL;
         }

@@ -64,8 +64,7 @@ static void settle(struct job_outcome *out, int wstatus)
                  "the sandbox made syscall %d (%s), which its seccomp "
                  "policy does not allow",
                  r->violation_syscall,
-                 jail_syscall_name(r->violation_syscall, name,
-                                   sizeof(name)));
+                 jail_syscall_name(r->violation_syscall, name, sizeof(name)));
     } else if (out->killed) {
         r->status = SBX_TIMEOUT;
         snprintf(r->message, sizeof(r->message),

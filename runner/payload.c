@@ -55,8 +55,7 @@ int payload_read(const char *path, size_t max, uint8_t **out, size_t *len,
             continue;
         if (r < 0) {
             rc = -errno;
-            snprintf(err, errlen, "cannot read %s: %s", name,
-                     strerror(errno));
+            snprintf(err, errlen, "cannot read %s: %s", name, strerror(errno));
             goto out;
         }
         if (r == 0)

@@ -33,9 +33,8 @@ int units_parse_size(const char *s, uint64_t *out, char *err, size_t errlen)
         const char *suffix;
         unsigned shift;
     } units[] = {
-        {"", 0},     {"b", 0},    {"k", 10},    {"kb", 10},  {"kib", 10},
-        {"m", 20},   {"mb", 20},  {"mib", 20},  {"g", 30},   {"gb", 30},
-        {"gib", 30},
+        {"", 0},    {"b", 0},    {"k", 10}, {"kb", 10}, {"kib", 10}, {"m", 20},
+        {"mb", 20}, {"mib", 20}, {"g", 30}, {"gb", 30}, {"gib", 30},
     };
     uint64_t v;
     unsigned nd;
@@ -62,8 +61,8 @@ int units_parse_size(const char *s, uint64_t *out, char *err, size_t errlen)
         *out = v << units[i].shift;
         return 0;
     }
-    snprintf(err, errlen,
-             "bad size '%s': unknown unit '%s' (use K, M or G)", s, s + n);
+    snprintf(err, errlen, "bad size '%s': unknown unit '%s' (use K, M or G)", s,
+             s + n);
     return -EINVAL;
 }
 
@@ -113,8 +112,7 @@ int units_parse_duration(const char *s, uint64_t *out_ms, char *err,
         *out_ms = whole * 1000 + frac * (1000 / scale);
         return 0;
     }
-    snprintf(err, errlen,
-             "bad duration '%s': %s; write e.g. 250ms or 2s", s,
+    snprintf(err, errlen, "bad duration '%s': %s; write e.g. 250ms or 2s", s,
              *p ? "unknown unit (use ms or s)" : "add a unit");
     return -EINVAL;
 }

@@ -60,8 +60,8 @@ static uint64_t load_le(const uint8_t *p, unsigned size)
     return v;
 }
 
-static int unhandled(struct abi_guest *g, uint16_t port, int out,
-                     unsigned size, uint32_t count, const char *why)
+static int unhandled(struct abi_guest *g, uint16_t port, int out, unsigned size,
+                     uint32_t count, const char *why)
 {
     g->rep->io.port = port;
     g->rep->io.out = (uint8_t)out;
@@ -69,8 +69,7 @@ static int unhandled(struct abi_guest *g, uint16_t port, int out,
     g->rep->io.count = count;
     return abi_end(g, SBX_UNHANDLED_IO, "%s of %u byte%s %s port 0x%x%s%s",
                    out ? "OUT" : "IN", size, size == 1 ? "" : "s",
-                   out ? "to" : "from", port, why ? ": " : "",
-                   why ? why : "");
+                   out ? "to" : "from", port, why ? ": " : "", why ? why : "");
 }
 
 /* Port TINCAN_PORT_WRITE: the value is the GPA of {u64 addr, u64 len}. */
@@ -101,8 +100,8 @@ static int bulk_write(struct abi_guest *g, unsigned size, uint32_t count,
     return len ? emit(g, g->mem + addr, len) : ABI_CONTINUE;
 }
 
-int abi_out(struct abi_guest *g, uint16_t port, unsigned size,
-            uint32_t count, const uint8_t *data)
+int abi_out(struct abi_guest *g, uint16_t port, unsigned size, uint32_t count,
+            const uint8_t *data)
 {
     switch (port) {
     case TINCAN_PORT_OUTPUT:
@@ -133,7 +132,9 @@ int abi_mmio(struct abi_guest *g, uint64_t addr, unsigned size, int write)
     return abi_end(g, SBX_MMIO,
                    "%s of %u bytes at 0x%" PRIx64
                    ", outside guest memory [0x%x, 0x%" PRIx64 ")",
-                   write ? "write" : size ? "read" : "instruction fetch",
+                   write  ? "write"
+                   : size ? "read"
+                          : "instruction fetch",
                    size, addr, TINCAN_NULL_PAGE_END, g->mem_size);
 }
 
@@ -172,16 +173,15 @@ int abi_fault(struct abi_guest *g, unsigned vector)
     r->fault.cr2 = vector == X86_EXC_PF ? cr2 : 0;
     if (vector == X86_EXC_PF)
         return abi_end(g, SBX_FAULT,
-                       "%s (vector %u) at rip 0x%" PRIx64
-                       ", address 0x%" PRIx64 ", error code 0x%" PRIx64,
+                       "%s (vector %u) at rip 0x%" PRIx64 ", address 0x%" PRIx64
+                       ", error code 0x%" PRIx64,
                        r->fault.name, vector, r->fault.rip, r->fault.cr2,
                        r->fault.error_code);
     if (r->fault.has_error_code)
-        return abi_end(g, SBX_FAULT,
-                       "%s (vector %u) at rip 0x%" PRIx64
-                       ", error code 0x%" PRIx64,
-                       r->fault.name, vector, r->fault.rip,
-                       r->fault.error_code);
+        return abi_end(
+            g, SBX_FAULT,
+            "%s (vector %u) at rip 0x%" PRIx64 ", error code 0x%" PRIx64,
+            r->fault.name, vector, r->fault.rip, r->fault.error_code);
     return abi_end(g, SBX_FAULT, "%s (vector %u) at rip 0x%" PRIx64,
                    r->fault.name, vector, r->fault.rip);
 }

@@ -14,7 +14,7 @@
 #include "sandbox.h"
 
 #define ABI_CONTINUE 0
-#define ABI_END 1
+#define ABI_END      1
 
 /* Reads the CPU state a fault report needs; returns 0 or -errno. */
 struct abi_cpu {
@@ -33,11 +33,10 @@ struct abi_guest {
 int abi_range_ok(const struct abi_guest *g, uint64_t addr, uint64_t len);
 
 /* An OUT of count elements of size bytes each, data little-endian. */
-int abi_out(struct abi_guest *g, uint16_t port, unsigned size,
-            uint32_t count, const uint8_t *data);
+int abi_out(struct abi_guest *g, uint16_t port, unsigned size, uint32_t count,
+            const uint8_t *data);
 /* An IN: never served. */
-int abi_in(struct abi_guest *g, uint16_t port, unsigned size,
-           uint32_t count);
+int abi_in(struct abi_guest *g, uint16_t port, unsigned size, uint32_t count);
 /* An access to guest-physical addr that has no memory behind it. */
 int abi_mmio(struct abi_guest *g, uint64_t addr, unsigned size, int write);
 /* HLT: the job ends ok with exit code 0. */

@@ -12,12 +12,12 @@
 #include "x86.h"
 
 /* Opcodes of the exception stubs (SDM vol. 2). */
-#define OP_PUSH_IMM8 0x6A
+#define OP_PUSH_IMM8   0x6A
 #define OP_MOV_AL_IMM8 0xB0
 #define OP_OUT_IMM8_AL 0xE6
-#define OP_HLT 0xF4
-#define OP_NOP 0x90
-#define STUB_SIZE 8
+#define OP_HLT         0xF4
+#define OP_NOP         0x90
+#define STUB_SIZE      8
 
 static uint8_t *at(uint8_t *img, uint64_t gpa)
 {
@@ -48,21 +48,42 @@ static uint64_t seg_desc(const struct boot_segment *s)
 }
 
 static const struct boot_segment seg_code = {
-    .base = 0, .limit = 0xFFFFF, .selector = SEL_CODE,
-    .type = SEG_TYPE_CODE_XR, .present = 1, .dpl = 0, .db = 0, .s = 1,
-    .l = 1, .g = 1,
+    .base = 0,
+    .limit = 0xFFFFF,
+    .selector = SEL_CODE,
+    .type = SEG_TYPE_CODE_XR,
+    .present = 1,
+    .dpl = 0,
+    .db = 0,
+    .s = 1,
+    .l = 1,
+    .g = 1,
 };
 
 static const struct boot_segment seg_data = {
-    .base = 0, .limit = 0xFFFFF, .selector = SEL_DATA,
-    .type = SEG_TYPE_DATA_RW, .present = 1, .dpl = 0, .db = 1, .s = 1,
-    .l = 0, .g = 1,
+    .base = 0,
+    .limit = 0xFFFFF,
+    .selector = SEL_DATA,
+    .type = SEG_TYPE_DATA_RW,
+    .present = 1,
+    .dpl = 0,
+    .db = 1,
+    .s = 1,
+    .l = 0,
+    .g = 1,
 };
 
 static const struct boot_segment seg_tss = {
-    .base = TINCAN_TSS_ADDR, .limit = TSS64_SIZE - 1, .selector = SEL_TSS,
-    .type = SEG_TYPE_TSS64_BUSY, .present = 1, .dpl = 0, .db = 0, .s = 0,
-    .l = 0, .g = 0,
+    .base = TINCAN_TSS_ADDR,
+    .limit = TSS64_SIZE - 1,
+    .selector = SEL_TSS,
+    .type = SEG_TYPE_TSS64_BUSY,
+    .present = 1,
+    .dpl = 0,
+    .db = 0,
+    .s = 0,
+    .l = 0,
+    .g = 0,
 };
 
 static void build_gdt(uint8_t *img)

@@ -37,11 +37,13 @@ struct jail_rule {
     const char *why;
 };
 
+/* clang-format off */
 #define ARG_EQ(n, v) {.arg = (n), .op = SCMP_CMP_EQ, .datum_a = (v)}
-#define ARG_MASK0(n, m) \
+#define ARG_CLEAR(n, m) \
     {.arg = (n), .op = SCMP_CMP_MASKED_EQ, .datum_a = (m), .datum_b = 0}
 #define ALLOW(name, why) {SCMP_SYS(name), 0, {{0}}, why}
-#define ALLOW_IOCTL(req, why) {SCMP_SYS(ioctl), 1, {ARG_EQ(1, req)}, why}
+#define ALLOW_IF(name, cmp, why) {SCMP_SYS(name), 1, {cmp}, why}
+#define ALLOW_IOCTL(req, why) ALLOW_IF(ioctl, ARG_EQ(1, req), why)
 #define ALLOW_VCPU_IOCTL(req, why) \
     {SCMP_SYS(ioctl), 2, {ARG_EQ(0, SBX_VCPU_FD), ARG_EQ(1, req)}, why}
 
@@ -56,12 +58,10 @@ static const struct jail_rule stage1_rules[] = {
     ALLOW_IOCTL(KVM_SET_SREGS, "enter long mode: CRs, EFER, GDT, IDT"),
     ALLOW_IOCTL(KVM_SET_XCRS, "enable AVX state in XCR0"),
     ALLOW_IOCTL(KVM_SET_REGS, "entry registers: rip, rsp, rdi, rsi"),
-    {SCMP_SYS(mmap), 1, {ARG_MASK0(2, PROT_EXEC)},
-     "guest memory and the vCPU run area, never executable"},
+    ALLOW_IF(mmap, ARG_CLEAR(2, PROT_EXEC), "guest memory and the vCPU run area, never executable"),
     ALLOW(close, "drop the /dev/kvm and VM fds once the vCPU exists"),
     ALLOW(dup2, "move the vCPU fd to SBX_VCPU_FD for stage 2"),
-    {SCMP_SYS(seccomp), 1, {ARG_EQ(0, SECCOMP_SET_MODE_FILTER)},
-     "install the stage-2 filter"},
+    ALLOW_IF(seccomp, ARG_EQ(0, SECCOMP_SET_MODE_FILTER), "install the stage-2 filter"),
 };
 
 /* Stage 2: the run loop. Only the vCPU fd, only these requests. */
@@ -72,6 +72,7 @@ static const struct jail_rule stage2_rules[] = {
     ALLOW(rt_sigreturn, "return from the deadline signal handler"),
     ALLOW(exit_group, "end the child when the job ends"),
 };
+/* clang-format on */
 
 #define NRULES(t) (sizeof(t) / sizeof((t)[0]))
 
@@ -131,8 +132,7 @@ static int build_one(int with_stage1, struct sbx_filter *out, char *err,
     buf = malloc((size_t)st.st_size);
     if (!buf || pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
         rc = buf ? -EIO : -ENOMEM;
-        snprintf(err, errlen, "reading the seccomp program: %s",
-                 strerror(-rc));
+        snprintf(err, errlen, "reading the seccomp program: %s", strerror(-rc));
         free(buf);
         goto out;
     }

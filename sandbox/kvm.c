@@ -21,10 +21,10 @@
 #include "jail.h"
 #include "x86.h"
 
-#define KVM_DEVICE "/dev/kvm"
+#define KVM_DEVICE            "/dev/kvm"
 #define KVM_MAX_CPUID_ENTRIES 256
-#define CPUID_LEAF_FEATURES 1
-#define MEM_SLOT_GUEST 0
+#define CPUID_LEAF_FEATURES   1
+#define MEM_SLOT_GUEST        0
 
 static int set_kvm_error(struct sbx_host *h, const char *step)
 {
@@ -126,8 +126,7 @@ static int set_cpu_state(const struct sbx_host *h, const struct sbx_job *job,
     struct kvm_sregs sregs;
     struct kvm_regs regs;
 
-    boot_entry_state(&st, job->mem_size, job->code_len, job->input_len,
-                     &cpu);
+    boot_entry_state(&st, job->mem_size, job->code_len, job->input_len, &cpu);
     if (ioctl(vcpu, KVM_SET_CPUID2, h->cpuid) < 0)
         return step_fail(err, errlen, "KVM_SET_CPUID2");
     if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
@@ -302,10 +301,10 @@ static int on_shutdown(struct kvm_vm *vm)
 
 static int on_fail_entry(struct kvm_vm *vm)
 {
-    return abi_end(&vm->guest, SBX_INTERNAL_ERROR,
-                   "KVM_RUN: VM entry failed, hardware reason 0x%llx",
-                   (unsigned long long)vm->run->fail_entry
-                       .hardware_entry_failure_reason);
+    return abi_end(
+        &vm->guest, SBX_INTERNAL_ERROR,
+        "KVM_RUN: VM entry failed, hardware reason 0x%llx",
+        (unsigned long long)vm->run->fail_entry.hardware_entry_failure_reason);
 }
 
 /*

@@ -26,7 +26,7 @@ enum sbx_status {
 };
 
 #define SBX_MESSAGE_MAX 256
-#define SBX_NAME_MAX 16
+#define SBX_NAME_MAX    16
 
 /*
  * The report: a header followed by out_cap bytes of output, in one
@@ -73,9 +73,9 @@ struct sbx_filter {
 
 /* Prepared once per process in the parent and inherited by every child. */
 struct sbx_host {
-    int kvm_fd;        /* /dev/kvm, -1 when not usable */
+    int kvm_fd; /* /dev/kvm, -1 when not usable */
     int vcpu_mmap_size;
-    void *cpuid;       /* struct kvm_cpuid2 *, KVM_GET_SUPPORTED_CPUID */
+    void *cpuid; /* struct kvm_cpuid2 *, KVM_GET_SUPPORTED_CPUID */
     int cpu_xsave, cpu_avx;
     uint8_t *boot_image; /* BOOT_IMAGE_SIZE bytes: tables for low memory */
     struct sbx_filter stage1, stage2;

@@ -85,15 +85,15 @@ static void test_output_port_appends_every_byte_little_endian(void **state)
     struct fixture *f = *state;
     uint32_t w = 0x44434241;
 
-    assert_int_equal(abi_out(&f->g, TINCAN_PORT_OUTPUT, 1, 1,
-                             (const uint8_t *)"x"),
-                     ABI_CONTINUE);
-    assert_int_equal(abi_out(&f->g, TINCAN_PORT_OUTPUT, 4, 1,
-                             (const uint8_t *)&w),
-                     ABI_CONTINUE);
-    assert_int_equal(abi_out(&f->g, TINCAN_PORT_OUTPUT, 2, 3,
-                             (const uint8_t *)"abcdef"),
-                     ABI_CONTINUE);
+    assert_int_equal(
+        abi_out(&f->g, TINCAN_PORT_OUTPUT, 1, 1, (const uint8_t *)"x"),
+        ABI_CONTINUE);
+    assert_int_equal(
+        abi_out(&f->g, TINCAN_PORT_OUTPUT, 4, 1, (const uint8_t *)&w),
+        ABI_CONTINUE);
+    assert_int_equal(
+        abi_out(&f->g, TINCAN_PORT_OUTPUT, 2, 3, (const uint8_t *)"abcdef"),
+        ABI_CONTINUE);
     assert_int_equal(f->rep->out_len, 11);
     assert_memory_equal(f->rep->out, "xABCDabcdef", 11);
     assert_int_equal(f->rep->done, 0);
@@ -158,9 +158,8 @@ static void test_bulk_write_must_be_one_outl(void **state)
     struct fixture *f = *state;
     uint32_t at = 0x5000;
 
-    assert_int_equal(abi_out(&f->g, TINCAN_PORT_WRITE, 1, 1,
-                             (const uint8_t *)&at),
-                     ABI_END);
+    assert_int_equal(
+        abi_out(&f->g, TINCAN_PORT_WRITE, 1, 1, (const uint8_t *)&at), ABI_END);
     assert_int_equal(f->rep->status, SBX_UNHANDLED_IO);
     assert_int_equal(f->rep->io.size, 1);
     assert_non_null(strstr(f->rep->message, "outl"));
@@ -171,9 +170,9 @@ static void test_exit_port_takes_the_whole_value(void **state)
     struct fixture *f = *state;
     uint32_t code = 0x12345678;
 
-    assert_int_equal(abi_out(&f->g, TINCAN_PORT_EXIT, 4, 1,
-                             (const uint8_t *)&code),
-                     ABI_END);
+    assert_int_equal(
+        abi_out(&f->g, TINCAN_PORT_EXIT, 4, 1, (const uint8_t *)&code),
+        ABI_END);
     assert_int_equal(f->rep->status, SBX_OK);
     assert_int_equal(f->rep->exit_code, 0x12345678);
     assert_int_equal(f->rep->done, 1);

@@ -65,8 +65,8 @@ static void test_page_tables_identity_map_4gib_except_page_zero(void **state)
     /* every 2 MiB page is present, writable, large */
     for (unsigned i = 1; i < 2048; i++) {
         uint64_t e = q(TINCAN_PD_ADDR + i * 8);
-        assert_int_equal(e, (uint64_t)i * PAGE_SIZE_2M | PTE_P | PTE_RW |
-                                PTE_PS);
+        assert_int_equal(e,
+                         (uint64_t)i * PAGE_SIZE_2M | PTE_P | PTE_RW | PTE_PS);
     }
     assert_int_equal(q(TINCAN_PML4_ADDR), TINCAN_PDPT_ADDR | PTE_P | PTE_RW);
 }
@@ -81,8 +81,7 @@ static void test_gdt_holds_flat_long_mode_segments_and_tss(void **state)
     assert_int_equal(q(TINCAN_GDT_ADDR + SEL_DATA), 0x00CF93000000FFFFULL);
     /* TSS: base TINCAN_TSS_ADDR, limit 103, P, busy 64-bit TSS */
     assert_int_equal(q(TINCAN_GDT_ADDR + SEL_TSS),
-                     0x00008B0000000067ULL |
-                         ((uint64_t)TINCAN_TSS_ADDR << 16));
+                     0x00008B0000000067ULL | ((uint64_t)TINCAN_TSS_ADDR << 16));
     assert_int_equal(q(TINCAN_GDT_ADDR + SEL_TSS + 8), 0);
     assert_int_equal(q(TINCAN_TSS_ADDR + TSS64_IST1), TINCAN_FAULT_STACK_TOP);
 }
@@ -125,8 +124,8 @@ static void test_entry_state_is_long_mode_with_caches_and_sse(void **state)
 
     (void)state;
     boot_entry_state(&st, 16 << 20, 100, 7, &plain);
-    assert_int_equal(st.cr0, CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP |
-                                 CR0_PG);
+    assert_int_equal(st.cr0,
+                     CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG);
     assert_int_equal(st.cr0 & (CR0_CD | CR0_NW), 0);
     assert_int_equal(st.cr4, CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT);
     assert_int_equal(st.efer, EFER_LME | EFER_LMA);
@@ -159,20 +158,17 @@ static void test_fit_check_refuses_what_memory_cannot_hold(void **state)
     assert_int_equal(boot_check_fit(mib, room + 1, 0, err, sizeof(err)),
                      -EINVAL);
     assert_non_null(strstr(err, "raise --mem"));
-    assert_int_equal(boot_check_fit(mib, 0x1000, room - 0x1000, err,
-                                    sizeof(err)),
-                     0);
-    assert_int_equal(boot_check_fit(mib, 0x1001, room - 0x1000, err,
-                                    sizeof(err)),
-                     -EINVAL);
+    assert_int_equal(
+        boot_check_fit(mib, 0x1000, room - 0x1000, err, sizeof(err)), 0);
+    assert_int_equal(
+        boot_check_fit(mib, 0x1001, room - 0x1000, err, sizeof(err)), -EINVAL);
     assert_int_equal(boot_check_fit(mib, 1, UINT64_MAX, err, sizeof(err)),
                      -EINVAL);
     assert_int_equal(boot_check_fit(mib - 4096, 1, 0, err, sizeof(err)),
                      -EINVAL);
     assert_non_null(strstr(err, "1 MiB to 1 GiB"));
-    assert_int_equal(boot_check_fit((1ULL << 30) + 4096, 1, 0, err,
-                                    sizeof(err)),
-                     -EINVAL);
+    assert_int_equal(
+        boot_check_fit((1ULL << 30) + 4096, 1, 0, err, sizeof(err)), -EINVAL);
 }
 
 int main(void)

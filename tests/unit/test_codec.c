@@ -16,8 +16,7 @@ static void hex_is(const char *text, const char *bytes, size_t n)
     uint8_t *out = NULL;
     size_t len = 99;
 
-    assert_int_equal(codec_hex_decode(text, &out, &len, err, sizeof(err)),
-                     0);
+    assert_int_equal(codec_hex_decode(text, &out, &len, err, sizeof(err)), 0);
     assert_int_equal(len, n);
     assert_memory_equal(out, bytes, n);
     free(out);
@@ -55,14 +54,18 @@ static void test_hex_errors_name_the_offset(void **state)
 static void test_b64_matches_rfc4648_vectors(void **state)
 {
     static const char *const vec[][2] = {
-        {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-        {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
         {"foobar", "Zm9vYmFy"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
-        char *e = codec_b64_encode((const uint8_t *)vec[i][0],
-                                   strlen(vec[i][0]));
+        char *e =
+            codec_b64_encode((const uint8_t *)vec[i][0], strlen(vec[i][0]));
         assert_string_equal(e, vec[i][1]);
         free(e);
     }

@@ -28,8 +28,7 @@ static int setup(void **state)
     char err[256];
 
     (void)state;
-    assert_int_equal(jail_build_filters(&stage1, &stage2, err, sizeof(err)),
-                     0);
+    assert_int_equal(jail_build_filters(&stage1, &stage2, err, sizeof(err)), 0);
     return 0;
 }
 
@@ -41,8 +40,15 @@ static int teardown(void **state)
     return 0;
 }
 
-enum action { DO_SOCKET, DO_OPEN, DO_EXECVE, DO_KVM_RUN, DO_OTHER_FD,
-              DO_SET_REGS, DO_STAGE1_OPEN };
+enum action {
+    DO_SOCKET,
+    DO_OPEN,
+    DO_EXECVE,
+    DO_KVM_RUN,
+    DO_OTHER_FD,
+    DO_SET_REGS,
+    DO_STAGE1_OPEN
+};
 
 static void finish_ok(struct sbx_report *rep, const char *msg)
 {
@@ -168,8 +174,7 @@ static void report_child(void *arg, struct sbx_report *rep)
                  !!strstr(buf, "NoNewPrivs:\t1"),
                  !!strstr(buf, "CapEff:\t0000000000000000"),
                  !!strstr(buf, "CapPrm:\t0000000000000000"),
-                 (int)nofile.rlim_cur, (int)core.rlim_max,
-                 (int)fsize.rlim_max);
+                 (int)nofile.rlim_cur, (int)core.rlim_max, (int)fsize.rlim_max);
     rep->out_len = (uint64_t)n;
     finish_ok(rep, "reported");
 }
@@ -252,8 +257,7 @@ static void test_status_names(void **state)
     assert_string_equal(sbx_status_name(SBX_OUTPUT_LIMIT), "output_limit");
     assert_string_equal(sbx_status_name(SBX_SANDBOX_VIOLATION),
                         "sandbox_violation");
-    assert_string_equal(sbx_status_name(SBX_INTERNAL_ERROR),
-                        "internal_error");
+    assert_string_equal(sbx_status_name(SBX_INTERNAL_ERROR), "internal_error");
     assert_string_equal(sbx_status_name(SBX_STATUS_COUNT), "unknown");
 }
 
