@@ -1,6 +1,6 @@
 /* bulk1m: one bulk write of 1 MiB of pattern bytes (byte[i] = (i*7+3)&0xff) at 0x100000 -> status ok, exit code 0, output exactly those 1048576 bytes (needs --mem >= 2 MiB and --max-output >= 1 MiB). */
 #include "tincan_abi.h"
-#include "guest.h"
+#include "guest.inc"
 
 #define LEN 0x100000
 

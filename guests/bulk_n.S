@@ -1,6 +1,6 @@
 /* bulk_n: input = LE uint64 {addr, len}; one bulk write of that range -> status ok, exit 0, output = memory [addr, addr+len), or unhandled_io port 0x12 if out of range (input < 16 bytes: exit 2, no output). */
 #include "tincan_abi.h"
-#include "guest.h"
+#include "guest.inc"
 
 	.code64
 	.text

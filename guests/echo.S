@@ -1,6 +1,6 @@
 /* echo: one bulk write of the input {rdi, rsi} -> status ok, exit code 0, output = the input bytes (empty input: empty output). */
 #include "tincan_abi.h"
-#include "guest.h"
+#include "guest.inc"
 
 	.code64
 	.text

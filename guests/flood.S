@@ -1,6 +1,6 @@
 /* flood: bulk-write a 4 KiB pattern buffer forever -> status output_limit, output = first --max-output bytes of byte[i] = (i*7+3)&0xff. */
 #include "tincan_abi.h"
-#include "guest.h"
+#include "guest.inc"
 
 #define CHUNK 4096	/* a multiple of 256: the stream continues the pattern */
 

@@ -16,7 +16,7 @@ GUEST_SRCS := $(wildcard guests/*.S)
 GUEST_OBJS := $(GUEST_SRCS:guests/%.S=$(BUILD)/guests/%.o)
 GUEST_ELFS := $(GUEST_SRCS:guests/%.S=$(BUILD)/guests/%.elf)
 GUEST_BINS := $(GUEST_SRCS:guests/%.S=$(BUILD)/guests/%.bin)
-GUEST_HDRS := guests/sdk/tincan_abi.h guests/guest.h
+GUEST_HDRS := guests/sdk/tincan_abi.h guests/guest.inc
 
 .PHONY: guests
 guests: $(GUEST_BINS)

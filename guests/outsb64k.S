@@ -1,6 +1,6 @@
 /* outsb64k: rep outsb of 65536 pattern bytes (byte[i] = (i*7+3)&0xff) -> status ok, exit code 0, output exactly those 65536 bytes. */
 #include "tincan_abi.h"
-#include "guest.h"
+#include "guest.inc"
 
 #define LEN 65536
 

@@ -1,6 +1,6 @@
 /* outsb_n: input = LE uint64 N; rep outsb of N pattern bytes (byte[i] = (i*7+3)&0xff) -> status ok, exit 0, output exactly N pattern bytes (input < 8 bytes: exit 2, no output). */
 #include "tincan_abi.h"
-#include "guest.h"
+#include "guest.inc"
 
 	.code64
 	.text
