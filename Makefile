@@ -40,7 +40,7 @@ all: $(CLI) $(LIB) guests
 
 include guests/guests.mk
 
-$(BUILD)/obj/%.o: %.c $(MAKEFILE_LIST)
+$(BUILD)/obj/%.o: %.c Makefile guests/guests.mk
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 

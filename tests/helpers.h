@@ -34,8 +34,7 @@ static inline const char *th_build_dir(void)
 
 /* "$BUILD/guests/NAME.bin" in a static buffer per call site is risky with
  * threads, so the caller gives the buffer. */
-static inline const char *th_guest_path(const char *name, char *buf,
-                                        size_t len)
+static inline const char *th_guest_path(const char *name, char *buf, size_t len)
 {
     snprintf(buf, len, "%s/guests/%s.bin", th_build_dir(), name);
     return buf;
@@ -83,8 +82,8 @@ static inline unsigned char *th_read_file(const char *path, size_t *len)
 static inline unsigned char *th_load_guest(const char *name, size_t *len)
 {
     char path[512];
-    unsigned char *code = th_read_file(th_guest_path(name, path, sizeof(path)),
-                                       len);
+    unsigned char *code =
+        th_read_file(th_guest_path(name, path, sizeof(path)), len);
 
     if (!code || *len == 0) {
         print_error("cannot read guest %s (%s); run make first, or set "
@@ -152,14 +151,14 @@ static inline void th_run_code(const void *code, size_t len,
 }
 
 /* Fail with the status names and the job's message, not just numbers. */
-#define th_assert_status(res, want)                                         \
-    do {                                                                    \
-        const struct tc_result *th_r_ = (res);                              \
-        if ((int)th_r_->status != (int)(want))                              \
-            print_error("status %s, want %s; message: %s\n",                \
-                        tc_status_name(th_r_->status),                      \
-                        tc_status_name(want), th_r_->message);              \
-        assert_int_equal(th_r_->status, (want));                            \
+#define th_assert_status(res, want)                                            \
+    do {                                                                       \
+        const struct tc_result *th_r_ = (res);                                 \
+        if ((int)th_r_->status != (int)(want))                                 \
+            print_error("status %s, want %s; message: %s\n",                   \
+                        tc_status_name(th_r_->status), tc_status_name(want),   \
+                        th_r_->message);                                       \
+        assert_int_equal(th_r_->status, (want));                               \
     } while (0)
 
 /* The pattern guests' byte: byte[i] = (i*7+3) & 0xff. */
@@ -177,16 +176,16 @@ static inline size_t th_pattern_mismatch(const unsigned char *p, size_t len)
     return len;
 }
 
-#define th_assert_pattern(buf, len)                                         \
-    do {                                                                    \
-        size_t th_len_ = (len);                                             \
-        size_t th_bad_ = th_pattern_mismatch((buf), th_len_);               \
-        if (th_bad_ != th_len_)                                             \
-            print_error("pattern broken at byte %zu of %zu: 0x%02x, want "  \
-                        "0x%02x\n",                                         \
-                        th_bad_, th_len_, (buf)[th_bad_],                   \
-                        th_pattern_byte(th_bad_));                          \
-        assert_int_equal(th_bad_, th_len_);                                 \
+#define th_assert_pattern(buf, len)                                            \
+    do {                                                                       \
+        size_t th_len_ = (len);                                                \
+        size_t th_bad_ = th_pattern_mismatch((buf), th_len_);                  \
+        if (th_bad_ != th_len_)                                                \
+            print_error("pattern broken at byte %zu of %zu: 0x%02x, want "     \
+                        "0x%02x\n",                                            \
+                        th_bad_, th_len_, (buf)[th_bad_],                      \
+                        th_pattern_byte(th_bad_));                             \
+        assert_int_equal(th_bad_, th_len_);                                    \
     } while (0)
 
 static inline uint64_t th_now_us(void)
