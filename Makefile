@@ -70,6 +70,8 @@ test-integration: all $(INT_TESTS)
 	@BUILD=$(BUILD) LANE=$(LANE) tests/run-integration-anywhere
 
 sanitize:
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(MAKE) BUILD=$(BUILD)/san SAN=1 test
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
