@@ -25,7 +25,7 @@ LDLIBS := -lseccomp -lcap -ljansson -lpthread
 
 LIB_SRCS := sandbox/boot.c sandbox/abi.c sandbox/jail.c sandbox/kvm.c \
 	sandbox/sandbox.c runner/job.c runner/units.c runner/codec.c \
-	runner/payload.c api/tincan.c
+	runner/payload.c runner/cgroup.c api/tincan.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libtincan.a
 CLI := $(BUILD)/tincan

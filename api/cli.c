@@ -322,7 +322,10 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("tincan %s (guest ABI %u)\n", TINCAN_VERSION, tc_abi_version());
+        char cg[512];
+        tc_cgroup_info(cg, sizeof(cg));
+        printf("tincan %s (guest ABI %u)\n%s\n", TINCAN_VERSION,
+               tc_abi_version(), cg);
         return 0;
     }
     if (!strcmp(argv[1], "run"))

@@ -37,13 +37,33 @@ _Static_assert(TC_MESSAGE_MAX >= SBX_MESSAGE_MAX, "message size");
     "run ..."
 
 static struct sbx_host host;
+static struct cgroup_ctx cgroups;
 static int host_rc;
 static char host_err[SBX_MESSAGE_MAX];
 static pthread_once_t host_once = PTHREAD_ONCE_INIT;
 
+static void host_exit(void)
+{
+    cgroup_fini(&cgroups); /* an empty directory by now */
+}
+
 static void host_init(void)
 {
     host_rc = sbx_host_init(&host, host_err, sizeof(host_err));
+    cgroup_init(&cgroups);
+    if (cgroups.usable)
+        atexit(host_exit);
+}
+
+int tc_cgroup_info(char *buf, size_t len)
+{
+    pthread_once(&host_once, host_init);
+    if (cgroups.usable)
+        snprintf(buf, len, "per-job cgroups under %s", cgroups.dir);
+    else
+        snprintf(buf, len, "no per-job cgroups (%s); relying on rlimits",
+                 cgroups.why);
+    return cgroups.usable;
 }
 
 void tc_job_init(struct tc_job *job)
@@ -149,8 +169,10 @@ int tc_run(const struct tc_job *job, struct tc_result *res)
         .input_len = job->input_len,
         .mem_size = job->mem_size,
         .timeout_ms = job->timeout_ms,
+        .cgroup_fd = -1,
     };
-    rc = job_run_sandbox(&host, &sj, job->max_output, &o, err, sizeof(err));
+    rc = job_run_sandbox(&host, &cgroups, &sj, job->max_output, &o, err,
+                         sizeof(err));
     if (rc) {
         /* No child could be started: a host-side failure of this job. */
         res->status = TC_INTERNAL_ERROR;

@@ -108,6 +108,12 @@ void tc_result_free(struct tc_result *res);
 /* "ok", "timeout", ... ; "unknown" for values out of range. */
 const char *tc_status_name(enum tc_status st);
 
+/*
+ * Whether jobs run in per-job cgroups (memory.max, pids.max): 1 and where,
+ * or 0 and why not (then rlimits alone bound a job). One line into buf.
+ */
+int tc_cgroup_info(char *buf, size_t len);
+
 /* The guest ABI version this library implements (guests/ABI.md). */
 unsigned tc_abi_version(void);
 

@@ -151,15 +151,22 @@ static void sandbox_child(void *arg, struct sbx_report *rep)
     sbx_child_main(a->host, a->job, rep);
 }
 
-int job_run_sandbox(const struct sbx_host *host, const struct sbx_job *job,
-                    uint64_t max_output, struct job_outcome *out, char *err,
-                    size_t errlen)
+int job_run_sandbox(const struct sbx_host *host, struct cgroup_ctx *cg,
+                    const struct sbx_job *job, uint64_t max_output,
+                    struct job_outcome *out, char *err, size_t errlen)
 {
-    struct sandbox_arg a = {.host = host, .job = job};
+    struct sbx_job sj = *job;
+    struct sandbox_arg a = {.host = host, .job = &sj};
     struct job_limits lim = {.timeout_ms = job->timeout_ms,
                              .max_output = max_output};
+    struct cgroup_job cj;
+    int rc;
 
-    return job_run(sandbox_child, &a, &lim, out, err, errlen);
+    cgroup_job_create(cg, job->mem_size + JOB_CGROUP_SLACK, &cj);
+    sj.cgroup_fd = cj.procs_fd;
+    rc = job_run(sandbox_child, &a, &lim, out, err, errlen);
+    cgroup_job_remove(&cj);
+    return rc;
 }
 
 void job_outcome_release(struct job_outcome *out)

@@ -9,6 +9,10 @@
 #include <stdint.h>
 
 #include "../sandbox/sandbox.h"
+#include "cgroup.h"
+
+/* Memory a job's cgroup may use beyond the guest's memory. */
+#define JOB_CGROUP_SLACK (64ULL << 20)
 
 /* How long after the deadline the parent kills a child that did not stop. */
 #define JOB_KILL_SLACK_MS 100
@@ -38,10 +42,10 @@ struct job_outcome {
 int job_run(job_child_fn fn, void *arg, const struct job_limits *lim,
             struct job_outcome *out, char *err, size_t errlen);
 
-/* Run a job on the sandbox's KVM child. */
-int job_run_sandbox(const struct sbx_host *host, const struct sbx_job *job,
-                    uint64_t max_output, struct job_outcome *out, char *err,
-                    size_t errlen);
+/* Run a job on the sandbox's KVM child, in its own cgroup when cg allows. */
+int job_run_sandbox(const struct sbx_host *host, struct cgroup_ctx *cg,
+                    const struct sbx_job *job, uint64_t max_output,
+                    struct job_outcome *out, char *err, size_t errlen);
 
 void job_outcome_release(struct job_outcome *out);
 

@@ -262,8 +262,8 @@ static int drop_caps(char *err, size_t errlen)
     return 0;
 }
 
-int jail_enter(struct sbx_report *rep, int keep_fd, uint64_t mem_size,
-               uint64_t timeout_ms, char *err, size_t errlen)
+int jail_enter(struct sbx_report *rep, int keep_fd, int cgroup_fd,
+               uint64_t mem_size, uint64_t timeout_ms, char *err, size_t errlen)
 {
     pid_t parent = getppid();
     struct sigaction sa;
@@ -277,6 +277,9 @@ int jail_enter(struct sbx_report *rep, int keep_fd, uint64_t mem_size,
         _exit(1);
     if (setsid() < 0)
         return fail(err, errlen, "setsid");
+    /* Before the VM exists, so that its kernel memory is charged here. */
+    if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) != 1)
+        return fail(err, errlen, "joining the job's cgroup");
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_trap;

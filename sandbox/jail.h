@@ -17,12 +17,14 @@ void jail_free_filter(struct sbx_filter *f);
 
 /*
  * Everything before the first filter: parent-death signal, own session,
+ * joining the job's cgroup (cgroup_fd: its cgroup.procs, or -1),
  * signal handlers (deadline, seccomp trap), close every fd but keep_fd,
  * rlimits, capabilities, no_new_privs, and the deadline timer. On failure
  * returns -errno with the step in err.
  */
-int jail_enter(struct sbx_report *rep, int keep_fd, uint64_t mem_size,
-               uint64_t timeout_ms, char *err, size_t errlen);
+int jail_enter(struct sbx_report *rep, int keep_fd, int cgroup_fd,
+               uint64_t mem_size, uint64_t timeout_ms, char *err,
+               size_t errlen);
 
 /* Install a prepared filter with the raw syscall: no allocation, no free. */
 int jail_lock(const struct sbx_filter *f);

@@ -90,6 +90,7 @@ struct sbx_job {
     size_t input_len;
     uint64_t mem_size;
     uint64_t timeout_ms;
+    int cgroup_fd; /* the job cgroup's cgroup.procs to join, or -1 */
 };
 
 /*
