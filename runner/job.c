@@ -164,6 +164,7 @@ int job_run_sandbox(const struct sbx_host *host, struct cgroup_ctx *cg,
 
     cgroup_job_create(cg, job->mem_size + JOB_CGROUP_SLACK, &cj);
     sj.cgroup_fd = cj.procs_fd;
+    sj.parent = (int)getpid();
     rc = job_run(sandbox_child, &a, &lim, out, err, errlen);
     cgroup_job_remove(&cj);
     return rc;

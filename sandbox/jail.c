@@ -262,10 +262,9 @@ static int drop_caps(char *err, size_t errlen)
     return 0;
 }
 
-int jail_enter(struct sbx_report *rep, int keep_fd, int cgroup_fd,
+int jail_enter(struct sbx_report *rep, int parent, int keep_fd, int cgroup_fd,
                uint64_t mem_size, uint64_t timeout_ms, char *err, size_t errlen)
 {
-    pid_t parent = getppid();
     struct sigaction sa;
 
     trap_report = rep;
@@ -273,7 +272,7 @@ int jail_enter(struct sbx_report *rep, int keep_fd, int cgroup_fd,
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
         return fail(err, errlen, "PR_SET_PDEATHSIG");
     /* The parent may have died before the line above took effect. */
-    if (getppid() != parent || parent == 1)
+    if (getppid() != parent)
         _exit(1);
     if (setsid() < 0)
         return fail(err, errlen, "setsid");

@@ -74,9 +74,6 @@ void kvm_probe(struct sbx_host *h)
         h->cpu_xsave = !!(e->ecx & CPUID_1_ECX_XSAVE) &&
                        ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
         h->cpu_avx = !!(e->ecx & CPUID_1_ECX_AVX);
-        /* The guest sets CR4.OSXSAVE itself: mirror it as the CPU would. */
-        if (h->cpu_xsave)
-            e->ecx |= CPUID_1_ECX_OSXSAVE;
     }
     h->cpuid = cpuid;
     h->kvm_fd = fd;

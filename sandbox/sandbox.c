@@ -85,8 +85,8 @@ void sbx_child_main(const struct sbx_host *host, const struct sbx_job *job,
 
     if (host->kvm_fd < 0)
         child_fail(rep, host->kvm_error);
-    if (jail_enter(rep, host->kvm_fd, job->cgroup_fd, job->mem_size,
-                   job->timeout_ms, err, sizeof(err)) != 0)
+    if (jail_enter(rep, job->parent, host->kvm_fd, job->cgroup_fd,
+                   job->mem_size, job->timeout_ms, err, sizeof(err)) != 0)
         child_fail(rep, err);
     if (jail_lock(&host->stage1) != 0) {
         snprintf(err, sizeof(err), "seccomp stage 1: %s", strerror(errno));

@@ -91,6 +91,7 @@ struct sbx_job {
     uint64_t mem_size;
     uint64_t timeout_ms;
     int cgroup_fd; /* the job cgroup's cgroup.procs to join, or -1 */
+    int parent;    /* pid of the runner that forked the child */
 };
 
 /*
