@@ -15,20 +15,52 @@ endif
 GUEST_SRCS := $(wildcard guests/*.S)
 GUEST_OBJS := $(GUEST_SRCS:guests/%.S=$(BUILD)/guests/%.o)
 GUEST_ELFS := $(GUEST_SRCS:guests/%.S=$(BUILD)/guests/%.elf)
-GUEST_BINS := $(GUEST_SRCS:guests/%.S=$(BUILD)/guests/%.bin)
 GUEST_HDRS := guests/sdk/tincan_abi.h guests/guest.inc
 
-.PHONY: guests
-guests: $(GUEST_BINS)
-.SECONDARY: $(GUEST_OBJS) $(GUEST_ELFS)
+# C guests: guests/examples/NAME.c -> NAME.elf (static ELF64) and NAME.bin,
+# linked with the SDK (crt0, support library) at the ABI's entry address.
+EXAMPLE_SRCS := $(wildcard guests/examples/*.c)
+EXAMPLE_OBJS := $(EXAMPLE_SRCS:guests/examples/%.c=$(BUILD)/guests/examples/%.o)
+EXAMPLE_ELFS := $(EXAMPLE_SRCS:guests/examples/%.c=$(BUILD)/guests/%.elf)
+SDK_OBJS := $(BUILD)/guests/sdk/crt0.o $(BUILD)/guests/sdk/libtincan_guest.o
+SDK_HDRS := guests/sdk/tincan_abi.h guests/sdk/tincan_guest.h
+GUEST_CFLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -static -fno-pic \
+	-fno-pie -mno-red-zone -fno-stack-protector \
+	-fno-asynchronous-unwind-tables -fcf-protection=none -Wall -Wextra \
+	-Werror -I guests/sdk -I guests/examples
+LIBGCC := $(shell $(CC) -print-libgcc-file-name)
 
-$(BUILD)/guests/%.o: guests/%.S $(GUEST_HDRS) guests/guests.mk
+GUEST_BINS := $(GUEST_ELFS:.elf=.bin) $(EXAMPLE_ELFS:.elf=.bin)
+
+.PHONY: guests
+guests: $(GUEST_BINS) $(EXAMPLE_ELFS)
+.SECONDARY: $(GUEST_OBJS) $(GUEST_ELFS) $(EXAMPLE_OBJS) $(SDK_OBJS)
+
+$(GUEST_OBJS): $(BUILD)/guests/%.o: guests/%.S $(GUEST_HDRS) guests/guests.mk
 	@mkdir -p $(@D)
 	$(CC) -c -I guests/sdk -I guests -Wa,--fatal-warnings -o $@ $<
 
-$(BUILD)/guests/%.elf: $(BUILD)/guests/%.o
+$(GUEST_ELFS): $(BUILD)/guests/%.elf: $(BUILD)/guests/%.o
 	$(LD) -N -Ttext=$(GUEST_ENTRY) -e _start -z noexecstack \
 		--no-warn-rwx-segments --fatal-warnings -o $@ $<
 
+$(BUILD)/guests/sdk/crt0.o: guests/sdk/crt0.S $(SDK_HDRS) guests/guests.mk
+	@mkdir -p $(@D)
+	$(CC) -c -I guests/sdk -Wa,--fatal-warnings -o $@ $<
+
+# The support library must not have its loops turned into calls to itself.
+$(BUILD)/guests/sdk/libtincan_guest.o: guests/sdk/libtincan_guest.c $(SDK_HDRS) guests/guests.mk
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) -fno-builtin -fno-tree-loop-distribute-patterns -c -o $@ $<
+
+$(EXAMPLE_OBJS): $(BUILD)/guests/examples/%.o: guests/examples/%.c $(SDK_HDRS) $(wildcard guests/examples/*.h) guests/guests.mk
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) -c -o $@ $<
+
+$(EXAMPLE_ELFS): $(BUILD)/guests/%.elf: $(BUILD)/guests/examples/%.o $(SDK_OBJS) guests/sdk/guest.ld
+	$(LD) -T guests/sdk/guest.ld --defsym=TINCAN_ENTRY=$(GUEST_ENTRY) \
+		-static -z noexecstack --no-warn-rwx-segments --fatal-warnings \
+		-o $@ $(SDK_OBJS) $< $(LIBGCC)
+
 $(BUILD)/guests/%.bin: $(BUILD)/guests/%.elf
-	$(OBJCOPY) -O binary -j .text $< $@
+	$(OBJCOPY) -O binary $< $@
