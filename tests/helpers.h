@@ -45,6 +45,8 @@ static inline unsigned char *th_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     unsigned char *buf = NULL;
+
+    *len = 0;
     size_t cap = 0, n = 0;
 
     if (!f)
@@ -82,8 +84,10 @@ static inline unsigned char *th_read_file(const char *path, size_t *len)
 static inline unsigned char *th_load_guest(const char *name, size_t *len)
 {
     char path[512];
-    unsigned char *code =
-        th_read_file(th_guest_path(name, path, sizeof(path)), len);
+    unsigned char *code;
+
+    *len = 0;
+    code = th_read_file(th_guest_path(name, path, sizeof(path)), len);
 
     if (!code || *len == 0) {
         print_error("cannot read guest %s (%s); run make first, or set "
@@ -103,7 +107,7 @@ static inline void th_run_guest_full(const char *name, const void *input,
                                      uint64_t timeout_ms, uint64_t max_output,
                                      struct tc_result *res)
 {
-    size_t len;
+    size_t len = 0;
     unsigned char *code = th_load_guest(name, &len);
     struct tc_job job;
 
@@ -256,7 +260,11 @@ static inline int th_status_field(pid_t pid, const char *key, char *buf,
             v++;
         size_t n = strcspn(v, "\n");
         v[n] = '\0';
-        snprintf(buf, len, "%s", v);
+        if (len) {
+            size_t m = n < len - 1 ? n : len - 1;
+            memcpy(buf, v, m);
+            buf[m] = '\0';
+        }
         rc = 0;
         break;
     }
@@ -320,7 +328,7 @@ static inline int th_children_of(pid_t parent, pid_t *out, int max)
         while ((e = readdir(d)) != NULL) {
             if (e->d_name[0] == '.')
                 continue;
-            char cpath[160];
+            char cpath[320];
             snprintf(cpath, sizeof(cpath), "/proc/%d/task/%s/children",
                      (int)parent, e->d_name);
             FILE *f = fopen(cpath, "r");

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# tests/integration/cli.sh - the tincan command line, end to end: plain and
+# JSON output, exit codes, code from a file, --hex and stdin, --input, and
+# bad usage (exactly one "tincan: ..." line on stderr, exit 125).
+# Needs a usable /dev/kvm (or the lane: tests/vm/run tests/integration/cli.sh).
+# Env: BUILD (default build). Prints "ok NAME" / "FAIL NAME: why" per test
+# and "N passed, M failed" at the end; exits 1 if anything failed.
+set -u
+
+BUILD=${BUILD:-build}
+TINCAN=$BUILD/tincan
+G=$BUILD/guests
+ABI_HDR=guests/sdk/tincan_abi.h
+
+passed=0
+failed=0
+T=$(mktemp -d "${TMPDIR:-/tmp}/tincan-cli.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+
+ok() {
+    echo "ok $1"
+    passed=$((passed + 1))
+}
+bad() {
+    echo "FAIL $1: $2"
+    failed=$((failed + 1))
+}
+
+# run ARGS...: runs tincan with ARGS; stdout in $T/out, stderr in $T/err,
+# exit status in $rc. Stdin is whatever the caller redirects.
+run() {
+    "$TINCAN" "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+}
+
+# Lines on stderr (a last line without newline counts too).
+err_lines() {
+    awk 'END { print NR }' "$T/err"
+}
+
+json_get() { # json_get PY-EXPR: evaluates EXPR with j = the JSON on stdout
+    python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+        "$T/out" "$1"
+}
+
+if [ ! -x "$TINCAN" ]; then
+    echo "FAIL setup: $TINCAN is missing; run make first (or set BUILD)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+# --- plain mode ------------------------------------------------------------
+
+t=hello_timeout_prints_hello_lines_and_exits_124
+run run --timeout 200ms "$G/hello.bin"
+if [ $rc -ne 124 ]; then
+    bad $t "exit $rc, want 124"
+elif [ ! -s "$T/out" ]; then
+    bad $t "no output on stdout"
+elif ! python3 - "$T/out" <<'EOF'; then
+import sys
+d = open(sys.argv[1], "rb").read()
+h = b"Hello, World!\n"
+n = len(d) // len(h)
+sys.exit(0 if d[: n * len(h)] == h * n and h.startswith(d[n * len(h):]) else 1)
+EOF
+    bad $t "stdout is not repeated 'Hello, World!\\n' lines: $(head -c 60 "$T/out" | od -c | head -2)"
+elif [ "$(err_lines)" -ne 1 ] || ! grep -q '^tincan: timeout:' "$T/err"; then
+    bad $t "stderr is not one 'tincan: timeout:' line: $(cat "$T/err")"
+else
+    ok $t
+fi
+
+t=hello_once_prints_exactly_hello_world_and_exits_0
+run run "$G/hello_once.bin"
+printf 'Hello, World!\n' >"$T/want"
+if [ $rc -ne 0 ]; then
+    bad $t "exit $rc, want 0; stderr: $(cat "$T/err")"
+elif ! cmp -s "$T/out" "$T/want"; then
+    bad $t "stdout differs: $(od -c "$T/out" | head -3)"
+elif [ -s "$T/err" ]; then
+    bad $t "stderr not empty: $(cat "$T/err")"
+else
+    ok $t
+fi
+
+t=exit42_exits_42_silently
+run run "$G/exit42.bin"
+if [ $rc -ne 42 ]; then
+    bad $t "exit $rc, want 42"
+elif [ -s "$T/out" ] || [ -s "$T/err" ]; then
+    bad $t "unexpected output: stdout '$(cat "$T/out")' stderr '$(cat "$T/err")'"
+else
+    ok $t
+fi
+
+t=fault_exits_118_with_one_status_line
+run run "$G/ud2.bin"
+if [ $rc -ne 118 ]; then
+    bad $t "exit $rc, want 118"
+elif [ "$(err_lines)" -ne 1 ] || ! grep -q '^tincan: fault: #UD' "$T/err"; then
+    bad $t "stderr is not one 'tincan: fault: #UD' line: $(cat "$T/err")"
+else
+    ok $t
+fi
+
+# --- JSON ------------------------------------------------------------------
+
+t=json_ud2_reports_the_fault
+run run --json "$G/ud2.bin"
+if [ $rc -ne 118 ]; then
+    bad $t "exit $rc, want 118"
+elif ! got=$(json_get '(j["status"], j["fault"]["vector"], j["fault"]["name"], j["fault"]["rip"], j["fault"]["error_code"])' 2>&1); then
+    bad $t "stdout is not JSON: $got"
+elif [ "$got" != "('fault', 6, '#UD', '0x10000', None)" ]; then
+    bad $t "got $got"
+else
+    ok $t
+fi
+
+t=json_hello_once_has_output_and_bookkeeping
+run run --json "$G/hello_once.bin"
+if [ $rc -ne 0 ]; then
+    bad $t "exit $rc, want 0"
+elif ! got=$(json_get '(j["status"], j["exit_code"], j["output"], __import__("base64").b64decode(j["output_b64"]), j["output_bytes"], type(j["exits"]) is int and j["exits"] >= 1, type(j["wall_us"]) is int and j["wall_us"] > 0, j["backend"])' 2>&1); then
+    bad $t "stdout is not JSON: $got"
+elif [ "$got" != "('ok', 0, 'Hello, World!\\n', b'Hello, World!\\n', 14, True, True, 'kvm')" ]; then
+    bad $t "got $got"
+elif [ "$(wc -l <"$T/out")" -ne 1 ]; then
+    bad $t "want exactly one line of JSON, got $(wc -l <"$T/out")"
+else
+    ok $t
+fi
+
+# --- where the code and input come from ------------------------------------
+
+t=hex_code_runs
+run run --hex 'b0 41 e6 10 f4'
+if [ $rc -ne 0 ]; then
+    bad $t "exit $rc, want 0; stderr: $(cat "$T/err")"
+elif [ "$(cat "$T/out")" != A ] || [ "$(wc -c <"$T/out")" -ne 1 ]; then
+    bad $t "stdout '$(cat "$T/out")', want 'A'"
+else
+    ok $t
+fi
+
+t=code_from_stdin_runs
+run run - <"$G/hello_once.bin"
+if [ $rc -ne 0 ]; then
+    bad $t "exit $rc, want 0; stderr: $(cat "$T/err")"
+elif ! cmp -s "$T/out" "$T/want"; then
+    bad $t "stdout differs: $(od -c "$T/out" | head -3)"
+else
+    ok $t
+fi
+
+t=input_file_reaches_the_guest_byte_exact
+printf 'abc\000xyz\377\n' >"$T/input"
+run run --input "$T/input" "$G/echo.bin"
+if [ $rc -ne 0 ]; then
+    bad $t "exit $rc, want 0; stderr: $(cat "$T/err")"
+elif ! cmp -s "$T/out" "$T/input"; then
+    bad $t "stdout differs from the input: $(od -c "$T/out" | head -3)"
+else
+    ok $t
+fi
+
+# --- bad usage: one "tincan: " line on stderr, nothing on stdout, exit 125 --
+
+# usage_case NAME ARGS...: expects exit 125, empty stdout, one stderr line
+# starting "tincan: ".
+usage_case() {
+    local name=$1
+    shift
+    run "$@" </dev/null
+    if [ $rc -ne 125 ]; then
+        bad "$name" "exit $rc, want 125; stderr: $(cat "$T/err")"
+    elif [ -s "$T/out" ]; then
+        bad "$name" "stdout not empty: $(head -c 200 "$T/out")"
+    elif [ "$(err_lines)" -ne 1 ]; then
+        bad "$name" "want one stderr line, got $(err_lines): $(cat "$T/err")"
+    elif ! grep -q '^tincan: ' "$T/err"; then
+        bad "$name" "stderr does not start with 'tincan: ': $(cat "$T/err")"
+    else
+        ok "$name"
+    fi
+}
+
+: >"$T/empty"
+head -c $((2 << 20)) /dev/zero | tr '\0' '\364' >"$T/big" # 2 MiB of hlt
+
+usage_case missing_file_is_bad_usage run "$T/no-such-file.bin"
+usage_case empty_file_is_bad_usage run "$T/empty"
+usage_case code_larger_than_memory_is_bad_usage run --mem 1M "$T/big"
+usage_case mem_with_trailing_garbage_is_bad_usage run --mem 3M7 "$G/exit42.bin"
+usage_case mem_over_1g_is_bad_usage run --mem 2G "$G/exit42.bin"
+usage_case timeout_without_unit_is_bad_usage run --timeout 5 "$G/exit42.bin"
+usage_case timeout_not_a_number_is_bad_usage run --timeout abc "$G/exit42.bin"
+usage_case unknown_flag_is_bad_usage run --frobnicate "$G/exit42.bin"
+usage_case odd_hex_is_bad_usage run --hex 'e6 1'
+usage_case no_code_is_bad_usage run
+
+t=code_larger_than_memory_message_names_mem
+run run --mem 1M "$T/big"
+if grep -q -- '--mem' "$T/err"; then
+    ok $t
+else
+    bad $t "stderr does not mention --mem: $(cat "$T/err")"
+fi
+
+# --- help and version ------------------------------------------------------
+
+t=help_exits_0_and_lists_exit_codes
+run --help
+if [ $rc -ne 0 ]; then
+    bad $t "exit $rc, want 0"
+elif ! grep -q 'exit status' "$T/out"; then
+    bad $t "no 'exit status' section on stdout"
+else
+    missing=
+    for code in 117 118 119 120 121 122 123 124 125; do
+        grep -qw $code "$T/out" || missing="$missing $code"
+    done
+    if [ -n "$missing" ]; then
+        bad $t "exit codes missing from --help:$missing"
+    else
+        ok $t
+    fi
+fi
+
+t=version_prints_the_abi_version
+abi=$(sed -n 's/^#define TINCAN_ABI_VERSION \([0-9]*\).*/\1/p' "$ABI_HDR")
+run --version
+if [ $rc -ne 0 ]; then
+    bad $t "exit $rc, want 0"
+elif [ -z "$abi" ]; then
+    bad $t "cannot read TINCAN_ABI_VERSION from $ABI_HDR"
+elif ! head -n 1 "$T/out" | grep -q "^tincan [0-9][0-9.]* (guest ABI $abi)\$"; then
+    bad $t "first line '$(head -n 1 "$T/out")', want 'tincan X.Y.Z (guest ABI $abi)'"
+else
+    ok $t
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
