@@ -25,7 +25,7 @@ LDLIBS := -lseccomp -lcap -ljansson -lpthread
 
 LIB_SRCS := sandbox/boot.c sandbox/abi.c sandbox/jail.c sandbox/kvm.c \
 	sandbox/sandbox.c runner/job.c runner/units.c runner/codec.c \
-	runner/payload.c runner/cgroup.c api/tincan.c
+	runner/payload.c runner/cgroup.c runner/image.c api/tincan.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libtincan.a
 CLI := $(BUILD)/tincan
@@ -34,8 +34,8 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 INT_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard tests/integration/test_*.c))
 TEST_HDRS := $(wildcard tests/*.h)
 
-.PHONY: all test test-unit test-integration sanitize format format-check \
-	deps clean
+.PHONY: all test test-unit test-integration sanitize fuzz format \
+	format-check deps clean
 all: $(CLI) $(LIB) guests
 
 include guests/guests.mk
@@ -73,6 +73,22 @@ sanitize:
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(MAKE) BUILD=$(BUILD)/san SAN=1 test
+
+# libFuzzer over the ELF loader, seeded with the example guests; bounded.
+FUZZ_SECONDS ?= 60
+FUZZ := $(BUILD)/fuzz/fuzz_image
+$(FUZZ): tests/fuzz/fuzz_image.c runner/image.c runner/image.h
+	@mkdir -p $(@D)
+	clang -g -O1 -D_GNU_SOURCE -Iguests/sdk \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $@ tests/fuzz/fuzz_image.c runner/image.c
+fuzz: $(FUZZ) guests
+	@mkdir -p $(BUILD)/fuzz/corpus
+	cp $(EXAMPLE_ELFS) $(BUILD)/fuzz/corpus/
+	@$(FUZZ) -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=1024 \
+		-print_final_stats=1 $(BUILD)/fuzz/corpus >$(BUILD)/fuzz/log 2>&1; \
+		rc=$$?; tail -6 $(BUILD)/fuzz/log; \
+		echo "fuzz: $(FUZZ_SECONDS) s of the ELF loader, exit $$rc"; exit $$rc
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:

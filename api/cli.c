@@ -34,8 +34,9 @@ static const char usage_text[] =
     "       tincan run [options] --hex 'e6 10 f4'\n"
     "       tincan --version | --help\n"
     "\n"
-    "Runs x86-64 machine code (a flat binary, loaded at 0x10000 and entered\n"
-    "in 64-bit mode) in a fresh KVM VM inside a locked-down child process.\n"
+    "Runs x86-64 machine code (a flat binary loaded at 0x10000, or a static\n"
+    "ELF64 executable) in 64-bit mode in a fresh KVM VM inside a locked-down\n"
+    "child process.\n"
     "Bytes the guest writes to port 0x10 (or with the bulk-write port 0x12)\n"
     "go to stdout; see guests/ABI.md for the guest ABI.\n"
     "\n"
@@ -46,6 +47,8 @@ static const char usage_text[] =
     "  --input FILE       bytes passed to the guest (rdi = address, rsi = "
     "length)\n"
     "  --hex TEXT         the code as hex text instead of FILE\n"
+    "  --format FMT       raw (flat code at 0x10000), elf (static ELF64) or\n"
+    "                     auto (default: ELF when FILE starts with its magic)\n"
     "  --json             print one JSON object with the full result\n"
     "  -h, --help         this text\n"
     "\n"
@@ -188,7 +191,8 @@ enum {
     OPT_MAX_OUTPUT,
     OPT_INPUT,
     OPT_HEX,
-    OPT_JSON
+    OPT_JSON,
+    OPT_FORMAT
 };
 
 static int cmd_run(int argc, char **argv)
@@ -200,6 +204,7 @@ static int cmd_run(int argc, char **argv)
         {"input", required_argument, NULL, OPT_INPUT},
         {"hex", required_argument, NULL, OPT_HEX},
         {"json", no_argument, NULL, OPT_JSON},
+        {"format", required_argument, NULL, OPT_FORMAT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -248,6 +253,16 @@ static int cmd_run(int argc, char **argv)
             break;
         case OPT_JSON:
             json = 1;
+            break;
+        case OPT_FORMAT:
+            if (!strcmp(optarg, "raw"))
+                job.format = TC_FORMAT_RAW;
+            else if (!strcmp(optarg, "elf"))
+                job.format = TC_FORMAT_ELF;
+            else if (!strcmp(optarg, "auto"))
+                job.format = TC_FORMAT_AUTO;
+            else
+                return usage_error("--format %s: use raw, elf or auto", optarg);
             break;
         case 'h':
             fputs(usage_text, stdout);

@@ -13,7 +13,7 @@
 
 #include "../guests/sdk/tincan_abi.h"
 #include "../runner/job.h"
-#include "../sandbox/boot.h"
+#include "../runner/image.h"
 #include "../sandbox/sandbox.h"
 
 #define MIRROR(a, b) _Static_assert((int)(a) == (int)(b), #a " != " #b)
@@ -96,9 +96,12 @@ refuse(struct tc_result *res, int rc, const char *fmt, ...)
     return rc;
 }
 
-static int check_job(const struct tc_job *job, struct tc_result *res)
+/* Validate the job and plan its memory: the image and the input. */
+static int check_job(const struct tc_job *job, struct sbx_job *sj,
+                     struct tc_result *res)
 {
     char err[SBX_MESSAGE_MAX];
+    int elf;
 
     if (!job->code && job->code_len)
         return refuse(res, -EINVAL, "%s", "code is NULL but code_len is not");
@@ -113,8 +116,26 @@ static int check_job(const struct tc_job *job, struct tc_result *res)
     if (job->max_output > TC_MAX_MAX_OUTPUT)
         return refuse(res, -EINVAL, "%s",
                       "the output limit must be at most 1 GiB");
-    if (boot_check_fit(job->mem_size, job->code_len, job->input_len, err,
-                       sizeof(err)))
+    switch (job->format) {
+    case TC_FORMAT_AUTO:
+        elf = image_is_elf(job->code, job->code_len);
+        break;
+    case TC_FORMAT_RAW:
+        elf = 0;
+        break;
+    case TC_FORMAT_ELF:
+        elf = 1;
+        break;
+    default:
+        return refuse(res, -EINVAL, "unknown code format %d", job->format);
+    }
+    memset(sj, 0, sizeof(*sj));
+    sj->mem_size = job->mem_size;
+    sj->timeout_ms = job->timeout_ms;
+    sj->cgroup_fd = -1;
+    if ((elf ? image_elf : image_raw)(sj, job->code, job->code_len, err,
+                                      sizeof(err)) ||
+        image_place_input(sj, job->input, job->input_len, err, sizeof(err)))
         return refuse(res, -EINVAL, "%s", err);
     return 0;
 }
@@ -147,12 +168,13 @@ int tc_run(const struct tc_job *job, struct tc_result *res)
 {
     struct job_outcome o;
     char err[SBX_MESSAGE_MAX];
+    struct sbx_job sj;
     int rc;
 
     memset(res, 0, sizeof(*res));
     res->backend = "kvm";
     res->violation_syscall = -1;
-    rc = check_job(job, res);
+    rc = check_job(job, &sj, res);
     if (rc)
         return rc;
     pthread_once(&host_once, host_init);
@@ -162,15 +184,6 @@ int tc_run(const struct tc_job *job, struct tc_result *res)
         return refuse(res, -ENODEV, "KVM is not usable (%s)" LANE_HINT,
                       host.kvm_error);
 
-    struct sbx_job sj = {
-        .code = job->code,
-        .code_len = job->code_len,
-        .input = job->input,
-        .input_len = job->input_len,
-        .mem_size = job->mem_size,
-        .timeout_ms = job->timeout_ms,
-        .cgroup_fd = -1,
-    };
     rc = job_run_sandbox(&host, &cgroups, &sj, job->max_output, &o, err,
                          sizeof(err));
     if (rc) {

@@ -51,9 +51,17 @@ enum tc_status {
 #define TC_DEFAULT_MAX_OUTPUT (1ULL << 20)
 #define TC_MAX_MAX_OUTPUT     (1ULL << 30)
 
+/* How to read tc_job.code. */
+enum tc_format {
+    TC_FORMAT_AUTO = 0, /* ELF when it starts with the ELF magic, else raw */
+    TC_FORMAT_RAW,      /* flat code, loaded and entered at 0x10000 */
+    TC_FORMAT_ELF,      /* static ELF64 x86-64 executable (ET_EXEC) */
+};
+
 struct tc_job {
-    const void *code; /* flat x86-64 code, loaded at the ABI's entry */
+    const void *code; /* the code, as format says */
     size_t code_len;
+    enum tc_format format;
     const void *input; /* bytes the guest finds at rdi, rsi = length */
     size_t input_len;
     uint64_t mem_size;   /* guest memory: 1 MiB..1 GiB, 4 KiB multiple */

@@ -4,9 +4,6 @@
  */
 #include "boot.h"
 
-#include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "x86.h"
@@ -174,42 +171,8 @@ void boot_build_image(uint8_t *img)
     build_page_tables(img);
 }
 
-uint64_t boot_input_addr(uint64_t code_len)
-{
-    return (TINCAN_ENTRY + code_len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-}
-
-int boot_check_fit(uint64_t mem_size, uint64_t code_len, uint64_t input_len,
-                   char *err, size_t errlen)
-{
-    uint64_t room = mem_size - TINCAN_ENTRY - TINCAN_STACK_MIN;
-
-    if (mem_size < TINCAN_MEM_MIN || mem_size > TINCAN_MEM_MAX) {
-        snprintf(err, errlen,
-                 "guest memory of %" PRIu64 " bytes is out of range "
-                 "(1 MiB to 1 GiB)",
-                 mem_size);
-        return -EINVAL;
-    }
-    if (code_len == 0) {
-        snprintf(err, errlen, "the code is empty: give at least one byte");
-        return -EINVAL;
-    }
-    if (code_len > room || input_len > room ||
-        boot_input_addr(code_len) - TINCAN_ENTRY + input_len > room) {
-        snprintf(err, errlen,
-                 "code (%" PRIu64 " bytes) and input (%" PRIu64
-                 " bytes) do not fit in %" PRIu64
-                 " KiB of guest memory (at most %" PRIu64
-                 " bytes together): raise --mem",
-                 code_len, input_len, mem_size >> 10, room);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-void boot_entry_state(struct boot_state *st, uint64_t mem_size,
-                      uint64_t code_len, uint64_t input_len,
+void boot_entry_state(struct boot_state *st, uint64_t mem_size, uint64_t entry,
+                      uint64_t input_addr, uint64_t input_len,
                       const struct boot_cpu *cpu)
 {
     memset(st, 0, sizeof(*st));
@@ -224,9 +187,9 @@ void boot_entry_state(struct boot_state *st, uint64_t mem_size,
         if (cpu->avx)
             st->xcr0 |= XCR0_AVX;
     }
-    st->rip = TINCAN_ENTRY;
+    st->rip = entry;
     st->rsp = mem_size;
-    st->rdi = boot_input_addr(code_len);
+    st->rdi = input_addr;
     st->rsi = input_len;
     st->rflags = RFLAGS_RESERVED1;
     st->gdt_base = TINCAN_GDT_ADDR;

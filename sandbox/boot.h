@@ -43,20 +43,9 @@ struct boot_cpu {
  */
 void boot_build_image(uint8_t *img);
 
-/* Where the input goes: the first page boundary after the code. */
-uint64_t boot_input_addr(uint64_t code_len);
-
-/*
- * Check that code and input fit in mem_size bytes of guest memory with at
- * least TINCAN_STACK_MIN bytes left for the stack. Returns 0 or -EINVAL with
- * a message in err.
- */
-int boot_check_fit(uint64_t mem_size, uint64_t code_len, uint64_t input_len,
-                   char *err, size_t errlen);
-
-/* The CPU state at entry for a job. */
-void boot_entry_state(struct boot_state *st, uint64_t mem_size,
-                      uint64_t code_len, uint64_t input_len,
+/* The CPU state at entry: rip, rsp at the top of memory, rdi/rsi input. */
+void boot_entry_state(struct boot_state *st, uint64_t mem_size, uint64_t entry,
+                      uint64_t input_addr, uint64_t input_len,
                       const struct boot_cpu *cpu);
 
 /* Name ("#PF") and whether the CPU pushes an error code, per vector. */

@@ -123,7 +123,8 @@ static int set_cpu_state(const struct sbx_host *h, const struct sbx_job *job,
     struct kvm_sregs sregs;
     struct kvm_regs regs;
 
-    boot_entry_state(&st, job->mem_size, job->code_len, job->input_len, &cpu);
+    boot_entry_state(&st, job->mem_size, job->entry, job->input_addr,
+                     job->input_len, &cpu);
     if (ioctl(vcpu, KVM_SET_CPUID2, h->cpuid) < 0)
         return step_fail(err, errlen, "KVM_SET_CPUID2");
     if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
@@ -202,10 +203,11 @@ int kvm_build(const struct sbx_host *h, const struct sbx_job *job,
         goto out;
     }
     memcpy(mem + BOOT_IMAGE_BASE, h->boot_image, BOOT_IMAGE_SIZE);
-    memcpy(mem + TINCAN_ENTRY, job->code, job->code_len);
+    /* The runner checked every range against mem_size (runner/image.c). */
+    for (unsigned i = 0; i < job->nsegs; i++)
+        memcpy(mem + job->segs[i].gpa, job->segs[i].data, job->segs[i].filesz);
     if (job->input_len)
-        memcpy(mem + boot_input_addr(job->code_len), job->input,
-               job->input_len);
+        memcpy(mem + job->input_addr, job->input, job->input_len);
 
     /* Page 0 stays outside the slot: nothing backs a null dereference. */
     struct kvm_userspace_memory_region region = {

@@ -82,12 +82,24 @@ struct sbx_host {
     char kvm_error[SBX_MESSAGE_MAX]; /* why kvm_fd is -1 */
 };
 
-/* What the child needs to know about the job. */
+/* A range of guest memory to fill: filesz bytes of data, then zeros. */
+struct sbx_segment {
+    uint64_t gpa;
+    const uint8_t *data;
+    uint64_t filesz, memsz;
+    int exec;
+};
+
+#define SBX_MAX_SEGMENTS 16
+
+/* What the child needs to know about the job (runner/image.c fills it). */
 struct sbx_job {
-    const uint8_t *code;
-    size_t code_len;
+    struct sbx_segment segs[SBX_MAX_SEGMENTS];
+    unsigned nsegs;
+    uint64_t entry; /* rip at entry */
     const uint8_t *input;
     size_t input_len;
+    uint64_t input_addr; /* rdi at entry */
     uint64_t mem_size;
     uint64_t timeout_ms;
     int cgroup_fd; /* the job cgroup's cgroup.procs to join, or -1 */
