@@ -3,7 +3,7 @@
  * Unbalanced brackets: a message and exit code 3; moving off the tape: 4. */
 #include "tincan_guest.h"
 
-#define TAPE 30000
+#define TAPE     30000
 #define PROG_MAX (1UL << 20)
 
 static tc_u8 tape[TAPE];

@@ -6,8 +6,8 @@
 #ifndef TINCAN_EXAMPLE_MANDEL_H
 #define TINCAN_EXAMPLE_MANDEL_H
 
-#define MANDEL_W 72
-#define MANDEL_H 28
+#define MANDEL_W    72
+#define MANDEL_H    28
 #define MANDEL_ITER 200
 
 static void mandel(void (*emit)(char))

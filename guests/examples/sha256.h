@@ -35,19 +35,18 @@ static void sha256_block(struct sha256 *s, const unsigned char *p)
         w[i] = (unsigned int)p[4 * i] << 24 | (unsigned int)p[4 * i + 1] << 16 |
                (unsigned int)p[4 * i + 2] << 8 | p[4 * i + 3];
     for (int i = 16; i < 64; i++) {
-        unsigned int s0 = SHA256_ROR(w[i - 15], 7) ^
-                          SHA256_ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        unsigned int s1 = SHA256_ROR(w[i - 2], 17) ^
-                          SHA256_ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        unsigned int s0 = SHA256_ROR(w[i - 15], 7) ^ SHA256_ROR(w[i - 15], 18) ^
+                          (w[i - 15] >> 3);
+        unsigned int s1 = SHA256_ROR(w[i - 2], 17) ^ SHA256_ROR(w[i - 2], 19) ^
+                          (w[i - 2] >> 10);
         w[i] = w[i - 16] + s0 + w[i - 7] + s1;
     }
     a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3];
     e = s->h[4], f = s->h[5], g = s->h[6], h = s->h[7];
     for (int i = 0; i < 64; i++) {
-        unsigned int t1 = h +
-                          (SHA256_ROR(e, 6) ^ SHA256_ROR(e, 11) ^
-                           SHA256_ROR(e, 25)) +
-                          ((e & f) ^ (~e & g)) + sha256_k[i] + w[i];
+        unsigned int t1 =
+            h + (SHA256_ROR(e, 6) ^ SHA256_ROR(e, 11) ^ SHA256_ROR(e, 25)) +
+            ((e & f) ^ (~e & g)) + sha256_k[i] + w[i];
         unsigned int t2 =
             (SHA256_ROR(a, 2) ^ SHA256_ROR(a, 13) ^ SHA256_ROR(a, 22)) +
             ((a & b) ^ (a & c) ^ (b & c));

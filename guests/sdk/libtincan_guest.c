@@ -11,10 +11,7 @@ void *memcpy(void *dst, const void *src, tc_size_t n)
 {
     void *ret = dst;
 
-    __asm__ volatile("rep movsb"
-                     : "+D"(dst), "+S"(src), "+c"(n)
-                     :
-                     : "memory");
+    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
     return ret;
 }
 
@@ -34,10 +31,7 @@ void *memset(void *dst, int c, tc_size_t n)
 {
     void *ret = dst;
 
-    __asm__ volatile("rep stosb"
-                     : "+D"(dst), "+c"(n)
-                     : "a"(c)
-                     : "memory");
+    __asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
     return ret;
 }
 
@@ -173,10 +167,9 @@ int tc_printf(const char *fmt, ...)
             break;
         case 'x':
         case 'X':
-            n = tc_fmt_hex(num,
-                           lng ? va_arg(ap, unsigned long)
-                               : va_arg(ap, unsigned int),
-                           0);
+            n = tc_fmt_hex(
+                num, lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned int),
+                0);
             break;
         case 'p':
             num[0] = '0', num[1] = 'x';
