@@ -148,9 +148,12 @@ static void fill(struct tc_result *res, const struct job_outcome *o)
     res->exit_code = r->exit_code;
     res->exits = r->exits;
     res->wall_us = o->wall_us;
-    snprintf(res->message, sizeof(res->message), "%s", r->message);
+    /* The child wrote these: never trust them to be terminated. */
+    snprintf(res->message, sizeof(res->message), "%.*s",
+             (int)sizeof(r->message), r->message);
     res->fault.vector = r->fault.vector;
-    snprintf(res->fault.name, sizeof(res->fault.name), "%s", r->fault.name);
+    snprintf(res->fault.name, sizeof(res->fault.name), "%.*s",
+             (int)sizeof(r->fault.name), r->fault.name);
     res->fault.has_error_code = (int)r->fault.has_error_code;
     res->fault.error_code = r->fault.error_code;
     res->fault.rip = r->fault.rip;

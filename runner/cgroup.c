@@ -62,7 +62,11 @@ static int find_own_cgroup(char *out, size_t len, char *why, size_t wlen)
         snprintf(why, wlen, "no cgroup v2 hierarchy is mounted");
         return -1;
     }
-    snprintf(out, len, "%s%s", mnt, strcmp(rel, "/") ? rel : "");
+    if ((size_t)snprintf(out, len, "%s%s", mnt, strcmp(rel, "/") ? rel : "") >=
+        len) {
+        snprintf(why, wlen, "the cgroup path is too long");
+        return -1;
+    }
     return 0;
 }
 
