@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "sandbox.h"
 
@@ -35,7 +37,16 @@ extern volatile int jail_deadline_hit;
 /* Where the deadline handler sets immediate_exit (the KVM run area). */
 extern volatile uint8_t *volatile jail_immediate_exit;
 
-/* Name of a syscall number, for reports ("socket"); static storage. */
+/*
+ * End the child with exit_group only: no atexit handlers, no stdio flush.
+ */
+#define JAIL_EXIT(code)                                                        \
+    do {                                                                       \
+        for (;;)                                                               \
+            syscall(SYS_exit_group, (code));                                   \
+    } while (0)
+
+/* Name of a syscall number, for reports ("socket"), written into buf. */
 const char *jail_syscall_name(long nr, char *buf, size_t len);
 
 #endif

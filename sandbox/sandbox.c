@@ -74,7 +74,7 @@ child_fail(struct sbx_report *rep, const char *err)
     snprintf(rep->message, sizeof(rep->message), "%s", err);
     rep->status = SBX_INTERNAL_ERROR;
     __atomic_store_n(&rep->done, 1, __ATOMIC_RELEASE);
-    _exit(1);
+    JAIL_EXIT(1);
 }
 
 void sbx_child_main(const struct sbx_host *host, const struct sbx_job *job,
@@ -98,5 +98,5 @@ void sbx_child_main(const struct sbx_host *host, const struct sbx_job *job,
     if (jail_lock(&host->stage2) != 0)
         child_fail(rep, "seccomp stage 2: cannot install the filter");
     kvm_loop(&vm);
-    _exit(0);
+    JAIL_EXIT(0);
 }

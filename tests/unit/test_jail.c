@@ -55,7 +55,7 @@ static void finish_ok(struct sbx_report *rep, const char *msg)
     snprintf(rep->message, sizeof(rep->message), "%s", msg);
     rep->status = SBX_OK;
     __atomic_store_n(&rep->done, 1, __ATOMIC_RELEASE);
-    _exit(0);
+    JAIL_EXIT(0);
 }
 
 /* The child: full lockdown, both stages, then one call. */
