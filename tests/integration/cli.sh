@@ -241,5 +241,24 @@ else
     ok $t
 fi
 
+t=no_usable_kvm_says_so_and_points_at_the_lane
+# Hide /dev/kvm in a private mount namespace (root and util-linux's unshare).
+if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
+    bad $t "needs root and unshare to hide /dev/kvm"
+else
+    unshare --mount sh -c 'mount -t tmpfs none /dev && exec "$0" run "$1"' \
+        "$TINCAN" "$G/hello_once.bin" >"$T/out" 2>"$T/err"
+    rc=$?
+    if [ $rc -ne 125 ]; then
+        bad $t "exit $rc, want 125 ($(cat "$T/err"))"
+    elif [ -s "$T/out" ] || [ "$(err_lines)" != 1 ]; then
+        bad $t "want no stdout and one stderr line, got: $(cat "$T/out" "$T/err")"
+    elif ! grep -q "^tincan: KVM is not usable (cannot open /dev/kvm: No such file or directory); .*tests/vm/run" "$T/err"; then
+        bad $t "message: $(cat "$T/err")"
+    else
+        ok $t
+    fi
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -582,6 +582,87 @@ test_sandbox_child_is_seccomp_filtered_capless_with_one_fd(void **state)
     assert_string_equal(fds, "3");
 }
 
+/* The line "0::/path" of /proc/PID/cgroup, as "/path"; "" if none. */
+static void cgroup_of(pid_t pid, char *buf, size_t len)
+{
+    char path[64], line[512];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+    buf[0] = '\0';
+    f = fopen(path, "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, "0::", 3)) {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(buf, len, "%s", line + 3);
+        }
+    fclose(f);
+}
+
+static void read_line(const char *dir, const char *name, char *buf, size_t len)
+{
+    char path[1024];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    buf[0] = '\0';
+    f = fopen(path, "r");
+    if (f) {
+        if (fgets(buf, (int)len, f))
+            buf[strcspn(buf, "\n")] = '\0';
+        fclose(f);
+    }
+}
+
+static void test_sandbox_child_runs_in_its_own_bounded_cgroup(void **state)
+{
+    struct bg_job b = {.guest = "spin", .timeout_ms = 3000};
+    char info[512], mine[512], theirs[512] = "", dir[1024] = "", mem[64] = "",
+                               pids[64] = "";
+    int usable = tc_cgroup_info(info, sizeof(info));
+    pid_t child;
+
+    (void)state;
+    print_message("%s\n", info);
+    cgroup_of(getpid(), mine, sizeof(mine));
+    assert_int_equal(pthread_create(&b.thread, NULL, bg_job_main, &b), 0);
+    child = th_wait_child(getpid(), 5000);
+    if (child) {
+        uint64_t end = th_now_us() + 2000000;
+        do { /* the child joins its cgroup first thing */
+            cgroup_of(child, theirs, sizeof(theirs));
+            if (strcmp(theirs, mine))
+                break;
+            th_sleep_ms(5);
+        } while (th_now_us() < end);
+        const char *leaf = strrchr(theirs, '/');
+        const char *under = strstr(info, " under ");
+        if (usable && leaf && under) {
+            snprintf(dir, sizeof(dir), "%s%s", under + 7, leaf);
+            read_line(dir, "memory.max", mem, sizeof(mem));
+            read_line(dir, "pids.max", pids, sizeof(pids));
+        }
+    }
+    pthread_join(b.thread, NULL);
+    th_assert_status(&b.res, TC_TIMEOUT);
+    tc_result_free(&b.res);
+    assert_true(child > 0);
+    if (!usable) {
+        /* said once above; the child then shares the parent's cgroup */
+        assert_non_null(strstr(info, "relying on rlimits"));
+        assert_string_equal(theirs, mine);
+        return;
+    }
+    print_message("child %d in %s: memory.max %s, pids.max %s\n", (int)child,
+                  theirs, mem, pids);
+    assert_non_null(strstr(theirs, "/job-"));
+    /* the default 16 MiB of guest memory + JOB_CGROUP_SLACK (64 MiB) */
+    assert_string_equal(mem, "83886080");
+    assert_string_equal(pids, "1");
+}
+
 /* ---- the parent dies mid-job -------------------------------------------- */
 
 static void test_sandbox_child_dies_when_its_parent_is_killed(void **state)
@@ -902,6 +983,7 @@ int main(void)
         cmocka_unit_test(test_cr4_writes_end_ok_or_fault),
         cmocka_unit_test(
             test_sandbox_child_is_seccomp_filtered_capless_with_one_fd),
+        cmocka_unit_test(test_sandbox_child_runs_in_its_own_bounded_cgroup),
         cmocka_unit_test(test_sandbox_child_dies_when_its_parent_is_killed),
         cmocka_unit_test(
             test_guest_memory_over_rlimit_as_is_internal_error_mmap),
