@@ -374,4 +374,19 @@ static inline pid_t th_wait_child(pid_t parent, unsigned ms)
     return 0;
 }
 
+/*
+ * Call first in main(): stdout line-buffered, so that progress shows through
+ * pipes (the lane); TINCAN_TEST_FILTER=GLOB runs only the matching tests and
+ * TINCAN_TEST_SKIP=GLOB skips the matching ones (TINCAN_* variables also
+ * pass into the lane).
+ */
+static inline void th_test_setup(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (getenv("TINCAN_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("TINCAN_TEST_FILTER"));
+    if (getenv("TINCAN_TEST_SKIP"))
+        cmocka_set_skip_filter(getenv("TINCAN_TEST_SKIP"));
+}
+
 #endif

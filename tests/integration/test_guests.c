@@ -452,15 +452,7 @@ static void test_code_larger_than_memory_is_refused_naming_mem(void **state)
 
 int main(void)
 {
-    /* Line-buffered, so that progress shows through pipes (the lane). */
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    /* TINCAN_TEST_FILTER=GLOB runs only the matching tests, and
-     * TINCAN_TEST_SKIP=GLOB skips the matching ones (TINCAN_* variables
-     * also pass into the lane). */
-    if (getenv("TINCAN_TEST_FILTER"))
-        cmocka_set_test_filter(getenv("TINCAN_TEST_FILTER"));
-    if (getenv("TINCAN_TEST_SKIP"))
-        cmocka_set_skip_filter(getenv("TINCAN_TEST_SKIP"));
+    th_test_setup();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hello_once_prints_hello_world_and_exits_0),
         cmocka_unit_test(test_exit42_exits_42_without_output),

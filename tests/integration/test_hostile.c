@@ -953,15 +953,7 @@ static void test_output_before_timeout_is_kept(void **state)
 
 int main(void)
 {
-    /* Line-buffered, so that progress shows through pipes (the lane). */
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    /* TINCAN_TEST_FILTER=GLOB runs only the matching tests, and
-     * TINCAN_TEST_SKIP=GLOB skips the matching ones (TINCAN_* variables
-     * also pass into the lane). */
-    if (getenv("TINCAN_TEST_FILTER"))
-        cmocka_set_test_filter(getenv("TINCAN_TEST_FILTER"));
-    if (getenv("TINCAN_TEST_SKIP"))
-        cmocka_set_skip_filter(getenv("TINCAN_TEST_SKIP"));
+    th_test_setup();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outsb_n_1_byte_exact),
         cmocka_unit_test(test_outsb_n_4096_bytes_exact),
