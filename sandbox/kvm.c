@@ -317,9 +317,14 @@ static int on_internal_error(struct kvm_vm *vm)
     uint32_t sub = vm->run->internal.suberror;
 
     if (sub == KVM_INTERNAL_ERROR_EMULATION &&
-        ioctl(SBX_VCPU_FD, KVM_GET_REGS, &regs) == 0 &&
-        !abi_range_ok(&vm->guest, regs.rip, 1))
-        return abi_mmio(&vm->guest, regs.rip, 0, 0);
+        ioctl(SBX_VCPU_FD, KVM_GET_REGS, &regs) == 0) {
+        if (!abi_range_ok(&vm->guest, regs.rip, 1))
+            return abi_mmio(&vm->guest, regs.rip, 0, 0);
+        return abi_end(&vm->guest, SBX_INTERNAL_ERROR,
+                       "KVM could not emulate the instruction at rip "
+                       "0x%llx (internal error, suberror %u)",
+                       (unsigned long long)regs.rip, sub);
+    }
     return abi_end(&vm->guest, SBX_INTERNAL_ERROR,
                    "KVM internal error, suberror %u", sub);
 }
