@@ -227,7 +227,7 @@ static int set_limit(int res, uint64_t v)
     return setrlimit(res, &rl);
 }
 
-/* Bytes of address space mapped now (VmSize). */
+/* Bytes of address space mapped now (VmSize); 0 if /proc cannot say. */
 static uint64_t mapped_now(void)
 {
     char buf[64] = {0};
@@ -302,7 +302,12 @@ int jail_enter(struct sbx_report *rep, int parent, int keep_fd, int cgroup_fd,
     if (close_range((unsigned)keep_fd + 1, ~0U, 0) != 0)
         return fail(err, errlen, "close_range");
 
-    uint64_t as = mapped_now() + mem_size + JAIL_AS_SLACK;
+    uint64_t mapped = mapped_now();
+    if (mapped == 0) {
+        errno = errno ? errno : EIO;
+        return fail(err, errlen, "reading /proc/self/statm for RLIMIT_AS");
+    }
+    uint64_t as = mapped + mem_size + JAIL_AS_SLACK;
     uint64_t cpu_s = timeout_ms / 1000 + 2;
     if (set_limit(RLIMIT_CORE, 0) || set_limit(RLIMIT_FSIZE, 0) ||
         set_limit(RLIMIT_NOFILE, SBX_VCPU_FD + 1) ||
