@@ -1,5 +1,5 @@
 /*
- * codec.c - hex decoding and base64 encoding (see codec.h).
+ * codec.c - hex decoding, base64 decoding and encoding (see codec.h).
  */
 #include "codec.h"
 
@@ -58,6 +58,93 @@ int codec_hex_decode(const char *text, uint8_t **out, size_t *len, char *err,
         }
         buf[n++] = (uint8_t)(hi << 4 | lo);
         p += 2;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static int b64val(int c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+int codec_b64_decode(const char *text, uint8_t **out, size_t *len, char *err,
+                     size_t errlen)
+{
+    size_t cap = strlen(text) / 4 * 3 + 3, n = 0, digits = 0, pad = 0;
+    uint8_t *buf = malloc(cap);
+    uint32_t acc = 0;
+
+    *out = NULL;
+    *len = 0;
+    if (!buf)
+        return -ENOMEM;
+    for (const char *p = text; *p; p++) {
+        int v = b64val((unsigned char)*p);
+        if (isspace((unsigned char)*p))
+            continue;
+        if (*p == '=') {
+            pad++;
+            continue;
+        }
+        if (v < 0 || pad) {
+            if (v < 0)
+                snprintf(err, errlen,
+                         "bad base64: '%c' at offset %zu is not a base64 "
+                         "character (A-Z a-z 0-9 + /)",
+                         *p, (size_t)(p - text));
+            else
+                snprintf(err, errlen,
+                         "bad base64: data after '=' padding at offset %zu",
+                         (size_t)(p - text));
+            free(buf);
+            return -EINVAL;
+        }
+        acc = acc << 6 | (uint32_t)v;
+        if (++digits % 4 == 0) {
+            buf[n++] = (uint8_t)(acc >> 16);
+            buf[n++] = (uint8_t)(acc >> 8);
+            buf[n++] = (uint8_t)acc;
+            acc = 0;
+        }
+    }
+    switch (digits % 4) {
+    case 1:
+        snprintf(err, errlen, "%s",
+                 "bad base64: the text ends in a lone character; check that "
+                 "it was copied whole");
+        free(buf);
+        return -EINVAL;
+    case 2:
+        buf[n++] = (uint8_t)(acc >> 4);
+        break;
+    case 3:
+        buf[n++] = (uint8_t)(acc >> 10);
+        buf[n++] = (uint8_t)(acc >> 2);
+        break;
+    }
+    if (pad && (digits % 4 == 0 || pad != 4 - digits % 4)) {
+        snprintf(err, errlen,
+                 "bad base64: %zu '=' after %zu characters; "
+                 "padding fills the last group of 4 only",
+                 pad, digits);
+        free(buf);
+        return -EINVAL;
+    }
+    if (n == 0) {
+        free(buf);
+        return 0;
     }
     *out = buf;
     *len = n;
