@@ -21,11 +21,11 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 CFLAGS ?=
 override CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
-LDLIBS := -lseccomp -lcap -ljansson -lpthread
+LDLIBS := -lseccomp -lcap -ljansson -lcurl -lcrypto -lpthread
 
 LIB_SRCS := sandbox/boot.c sandbox/abi.c sandbox/jail.c sandbox/kvm.c \
 	sandbox/sandbox.c runner/job.c runner/units.c runner/codec.c \
-	runner/payload.c runner/cgroup.c runner/image.c api/tincan.c
+	runner/payload.c runner/pcache.c runner/cgroup.c runner/image.c api/tincan.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libtincan.a
 CLI := $(BUILD)/tincan
