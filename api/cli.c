@@ -1,7 +1,8 @@
 /*
  * cli.c - the tincan command line: `tincan run` over the C API, with plain
  * output (guest bytes to stdout, a status line to stderr) or one JSON
- * object, and exit codes mapped from the status.
+ * object, and exit codes mapped from the status. Code and input come from
+ * files, stdin, hex, base64 or URLs through tc_load().
  */
 #include <errno.h>
 #include <getopt.h>
@@ -10,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../runner/codec.h"
 #include "../runner/payload.h"
+#include "../runner/pcache.h"
 #include "../runner/units.h"
 #include "tincan.h"
 
@@ -30,8 +33,8 @@ enum {
 };
 
 static const char usage_text[] =
-    "usage: tincan run [options] FILE|-\n"
-    "       tincan run [options] --hex 'e6 10 f4'\n"
+    "usage: tincan run [options] FILE|-|URL\n"
+    "       tincan run [options] --hex 'e6 10 f4' | --b64 '5hD0'\n"
     "       tincan --version | --help\n"
     "\n"
     "Runs x86-64 machine code (a flat binary loaded at 0x10000, or a static\n"
@@ -44,19 +47,33 @@ static const char usage_text[] =
     "  --timeout DUR      wall-clock deadline, e.g. 250ms or 2s (default 1s)\n"
     "  --mem SIZE         guest memory, 1M..1G, e.g. 64M (default 16M)\n"
     "  --max-output SIZE  output kept before output_limit (default 1M)\n"
-    "  --input FILE       bytes passed to the guest (rdi = address, rsi = "
+    "  --input FILE|-|URL bytes passed to the guest (rdi = address, rsi = "
     "length)\n"
     "  --hex TEXT         the code as hex text instead of FILE\n"
+    "  --b64 TEXT         the code as base64 text instead of FILE\n"
+    "  --sha256 HEX       refuse to run unless the code has this SHA-256\n"
     "  --format FMT       raw (flat code at 0x10000), elf (static ELF64) or\n"
     "                     auto (default: ELF when FILE starts with its magic)\n"
     "  --json             print one JSON object with the full result\n"
     "  -h, --help         this text\n"
     "\n"
+    "URLs (http:// and https://) are fetched by tincan before the job starts;\n"
+    "the job itself never has network access:\n"
+    "  --fetch-timeout DUR  deadline of each fetch, separate from --timeout\n"
+    "                       (default 30s; connecting gets at most 10s)\n"
+    "  --max-fetch SIZE     refuse bodies larger than this (default 16M)\n"
+    "  --cacert FILE        CA certificates to verify TLS with (always on)\n"
+    "  --allow-file-urls    also accept file:// URLs (never via redirects)\n"
+    "  --cache DIR          keep fetches in DIR by SHA-256; with --sha256 a\n"
+    "                       cached copy is used without any network access\n"
+    "At most 5 redirects, each to http or https only.\n"
+    "\n"
     "exit status:\n"
     "  ok                 the guest's exit code (low 8 bits); HLT gives 0\n"
     "  output_limit 117   fault 118   unhandled_io 119   mmio 120\n"
     "  shutdown 121       sandbox_violation 122   internal_error 123\n"
-    "  timeout 124        bad usage or input, or no usable KVM: 125\n"
+    "  timeout 124        bad usage or input (a failed fetch or a digest\n"
+    "                     mismatch too), or no usable KVM: 125\n"
     "In plain mode a job that did not end ok prints one status line to\n"
     "stderr: 'tincan: STATUS: what happened'.\n";
 
@@ -192,8 +209,25 @@ enum {
     OPT_INPUT,
     OPT_HEX,
     OPT_JSON,
-    OPT_FORMAT
+    OPT_FORMAT,
+    OPT_B64,
+    OPT_SHA256,
+    OPT_FETCH_TIMEOUT,
+    OPT_MAX_FETCH,
+    OPT_CACERT,
+    OPT_ALLOW_FILE_URLS,
+    OPT_CACHE,
 };
+
+/* FILE, "-" or a URL, as the source it names. */
+static struct tc_source source_of(const char *arg)
+{
+    struct tc_source src = {
+        .kind = payload_is_url(arg) ? TC_SOURCE_URL : TC_SOURCE_PATH,
+        .text = arg,
+    };
+    return src;
+}
 
 static int cmd_run(int argc, char **argv)
 {
@@ -205,18 +239,29 @@ static int cmd_run(int argc, char **argv)
         {"hex", required_argument, NULL, OPT_HEX},
         {"json", no_argument, NULL, OPT_JSON},
         {"format", required_argument, NULL, OPT_FORMAT},
+        {"b64", required_argument, NULL, OPT_B64},
+        {"sha256", required_argument, NULL, OPT_SHA256},
+        {"fetch-timeout", required_argument, NULL, OPT_FETCH_TIMEOUT},
+        {"max-fetch", required_argument, NULL, OPT_MAX_FETCH},
+        {"cacert", required_argument, NULL, OPT_CACERT},
+        {"allow-file-urls", no_argument, NULL, OPT_ALLOW_FILE_URLS},
+        {"cache", required_argument, NULL, OPT_CACHE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *input_path = NULL, *hex = NULL;
-    char err[256];
+    const char *input_arg = NULL, *hex = NULL, *b64 = NULL, *sha256 = NULL;
+    char err[512];
+    uint8_t digest[PCACHE_DIGEST_LEN];
     int json = 0, c, rc = EXIT_USAGE;
-    uint8_t *code = NULL, *input = NULL;
+    void *code = NULL, *input = NULL;
     size_t code_len = 0, input_len = 0;
+    struct tc_source code_src, input_src;
+    struct tc_fetch_options fetch;
     struct tc_job job;
     struct tc_result res;
 
     tc_job_init(&job);
+    tc_fetch_options_init(&fetch);
     memset(&res, 0, sizeof(res));
     opterr = 0;
     optind = 1;
@@ -246,10 +291,50 @@ static int cmd_run(int argc, char **argv)
                 return usage_error("--max-output %s is over 1G", optarg);
             break;
         case OPT_INPUT:
-            input_path = optarg;
+            input_arg = optarg;
             break;
         case OPT_HEX:
             hex = optarg;
+            break;
+        case OPT_B64:
+            b64 = optarg;
+            break;
+        case OPT_SHA256:
+            if (pcache_parse_digest(optarg, digest))
+                return usage_error("--sha256 '%.80s' is not a SHA-256 "
+                                   "digest; give its 64 hex digits "
+                                   "(sha256sum prints them)",
+                                   optarg);
+            sha256 = optarg;
+            break;
+        case OPT_FETCH_TIMEOUT:
+            if (units_parse_duration(optarg, &fetch.timeout_ms, err,
+                                     sizeof(err)))
+                return usage_error("--fetch-timeout: %s", err);
+            if (fetch.timeout_ms == 0 || fetch.timeout_ms > TC_MAX_TIMEOUT_MS)
+                return usage_error("--fetch-timeout %s is out of range (1ms "
+                                   "to 24h)",
+                                   optarg);
+            break;
+        case OPT_MAX_FETCH:
+            if (units_parse_size(optarg, &fetch.max_bytes, err, sizeof(err)))
+                return usage_error("--max-fetch: %s", err);
+            if (fetch.max_bytes == 0 || fetch.max_bytes > TC_MAX_MEM)
+                return usage_error("--max-fetch %s is out of range (1 byte "
+                                   "to 1G)",
+                                   optarg);
+            break;
+        case OPT_CACERT:
+            if (access(optarg, R_OK) != 0)
+                return usage_error("--cacert %s: cannot read it: %s", optarg,
+                                   strerror(errno));
+            fetch.cacert = optarg;
+            break;
+        case OPT_ALLOW_FILE_URLS:
+            fetch.allow_file_urls = 1;
+            break;
+        case OPT_CACHE:
+            fetch.cache_dir = optarg;
             break;
         case OPT_JSON:
             json = 1;
@@ -276,36 +361,47 @@ static int cmd_run(int argc, char **argv)
                                argv[optind - 1]);
         }
     }
-    if (hex && optind < argc)
-        return usage_error("give the code once: --hex or FILE, not both "
+    if (hex && b64)
+        return usage_error("%s", "give the code once: --hex or --b64, not "
+                                 "both");
+    if ((hex || b64) && optind < argc)
+        return usage_error("give the code once: --%s or FILE/URL, not both "
                            "('%s')",
-                           argv[optind]);
-    if (!hex && optind >= argc)
-        return usage_error("%s", "no code: give FILE, - for stdin, or --hex "
-                                 "TEXT; see 'tincan --help'");
+                           hex ? "hex" : "b64", argv[optind]);
+    if (!hex && !b64 && optind >= argc)
+        return usage_error("%s", "no code: give FILE, - for stdin, a URL, "
+                                 "--hex TEXT or --b64 TEXT; see 'tincan "
+                                 "--help'");
     if (optind + 1 < argc)
         return usage_error("one FILE at a time ('%s' is extra)",
                            argv[optind + 1]);
-    if (hex) {
-        if (codec_hex_decode(hex, &code, &code_len, err, sizeof(err)))
-            return usage_error("--hex: %s", err);
-    } else if (payload_read(argv[optind], TC_MAX_MEM, &code, &code_len, err,
-                            sizeof(err))) {
-        return usage_error("%s", err);
+    if (hex || b64) {
+        code_src.kind = hex ? TC_SOURCE_HEX : TC_SOURCE_B64;
+        code_src.text = hex ? hex : b64;
+    } else {
+        code_src = source_of(argv[optind]);
+    }
+    code_src.sha256 = sha256;
+    if (input_arg && strcmp(input_arg, "-") == 0 &&
+        code_src.kind == TC_SOURCE_PATH && strcmp(code_src.text, "-") == 0)
+        return usage_error("%s", "code and input cannot both come from "
+                                 "stdin");
+    c = tc_load(&code_src, &fetch, &code, &code_len, err, sizeof(err));
+    if (c) {
+        /* Decoding errors say "bad hex"/"bad base64"; name the flag too. */
+        if (c == -EINVAL && (hex || b64))
+            rc = usage_error("--%s: %s", hex ? "hex" : "b64", err);
+        else
+            rc = usage_error("%s", err);
+        goto out;
     }
     if (code_len == 0) {
         rc = usage_error("%s", "the code is empty: give at least one byte");
         goto out;
     }
-    if (input_path) {
-        if (strcmp(input_path, "-") == 0 && !hex &&
-            strcmp(argv[optind], "-") == 0) {
-            rc = usage_error("%s", "code and input cannot both come from "
-                                   "stdin");
-            goto out;
-        }
-        if (payload_read(input_path, TC_MAX_MEM, &input, &input_len, err,
-                         sizeof(err))) {
+    if (input_arg) {
+        input_src = source_of(input_arg);
+        if (tc_load(&input_src, &fetch, &input, &input_len, err, sizeof(err))) {
             rc = usage_error("--input: %s", err);
             goto out;
         }

@@ -14,6 +14,8 @@
 #include "../guests/sdk/tincan_abi.h"
 #include "../runner/job.h"
 #include "../runner/image.h"
+#include "../runner/payload.h"
+#include "../runner/pcache.h"
 #include "../sandbox/sandbox.h"
 
 #define MIRROR(a, b) _Static_assert((int)(a) == (int)(b), #a " != " #b)
@@ -31,6 +33,12 @@ MIRROR(TC_MIN_MEM, TINCAN_MEM_MIN);
 MIRROR(TC_MAX_MEM, TINCAN_MEM_MAX);
 MIRROR(TC_DEFAULT_MEM, TINCAN_MEM_DEFAULT);
 _Static_assert(TC_MESSAGE_MAX >= SBX_MESSAGE_MAX, "message size");
+MIRROR(TC_SOURCE_PATH, PAYLOAD_PATH);
+MIRROR(TC_SOURCE_HEX, PAYLOAD_HEX);
+MIRROR(TC_SOURCE_B64, PAYLOAD_B64);
+MIRROR(TC_SOURCE_URL, PAYLOAD_URL);
+MIRROR(TC_DEFAULT_FETCH_TIMEOUT_MS, PAYLOAD_DEFAULT_FETCH_TIMEOUT_MS);
+MIRROR(TC_DEFAULT_MAX_FETCH, PAYLOAD_DEFAULT_MAX_FETCH);
 
 #define LANE_HINT                                                              \
     "; to run here without KVM, use the KVM lane: tests/vm/run build/tincan "  \
@@ -72,6 +80,53 @@ void tc_job_init(struct tc_job *job)
     job->mem_size = TC_DEFAULT_MEM;
     job->timeout_ms = TC_DEFAULT_TIMEOUT_MS;
     job->max_output = TC_DEFAULT_MAX_OUTPUT;
+}
+
+void tc_fetch_options_init(struct tc_fetch_options *opts)
+{
+    struct payload_fetch f;
+
+    payload_fetch_init(&f);
+    memset(opts, 0, sizeof(*opts));
+    opts->timeout_ms = f.timeout_ms;
+    opts->max_bytes = f.max_bytes;
+}
+
+int tc_load(const struct tc_source *src, const struct tc_fetch_options *opts,
+            void **out, size_t *len, char *err, size_t errlen)
+{
+    struct payload_spec spec = {
+        .kind = (enum payload_kind)src->kind,
+        .text = src->text,
+        .sha256 = src->sha256,
+    };
+    struct payload_fetch f;
+    uint8_t *bytes = NULL;
+    int rc;
+
+    payload_fetch_init(&f);
+    if (opts) {
+        f.timeout_ms = opts->timeout_ms;
+        f.max_bytes = opts->max_bytes;
+        f.allow_file_urls = opts->allow_file_urls;
+        f.cacert = opts->cacert;
+        f.cache_dir = opts->cache_dir;
+    }
+    *out = NULL;
+    *len = 0;
+    if (f.timeout_ms == 0 || f.timeout_ms > TC_MAX_TIMEOUT_MS) {
+        snprintf(err, errlen, "%s",
+                 "the fetch timeout must be between 1 ms and 24 h");
+        return -EINVAL;
+    }
+    rc = payload_load(&spec, &f, TC_MAX_MEM, &bytes, len, err, errlen);
+    *out = bytes;
+    return rc;
+}
+
+void tc_fetch_cache_clear(void)
+{
+    pcache_mem_clear();
 }
 
 const char *tc_status_name(enum tc_status st)

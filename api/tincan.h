@@ -5,7 +5,12 @@
  * runs it in a fresh, locked-down child process holding a fresh KVM virtual
  * machine, and fills a result: a status, the guest's output and exit code,
  * and details for faults and stray accesses. The guest ABI is described in
- * guests/ABI.md. Link with libtincan.a and -lseccomp -lcap.
+ * guests/ABI.md. Link with libtincan.a and -lseccomp -lcap -ljansson -lcurl
+ * -lcrypto -lpthread.
+ *
+ * tc_load() turns a source (a file, stdin, hex, base64 or a URL, optionally
+ * pinned to a SHA-256) into the bytes for job.code or job.input; URLs are
+ * fetched here, in the calling process, never by the job's child.
  *
  *     struct tc_job job;
  *     struct tc_result res;
@@ -98,6 +103,52 @@ struct tc_result {
     } mmio;                /* status TC_MMIO */
     int violation_syscall; /* status TC_SANDBOX_VIOLATION, else -1 */
 };
+
+/* Where code or input comes from (tc_load). */
+enum tc_source_kind {
+    TC_SOURCE_PATH = 0, /* a file path, or "-" for standard input */
+    TC_SOURCE_HEX,      /* hex text: "b0 41 e6 10 f4" */
+    TC_SOURCE_B64,      /* base64 text: "sEHmEPQ=" */
+    TC_SOURCE_URL,      /* http:// or https:// (file:// when allowed) */
+};
+
+struct tc_source {
+    enum tc_source_kind kind;
+    const char *text;   /* the path, text or URL */
+    const char *sha256; /* NULL, or the 64 hex digits the bytes must have */
+};
+
+#define TC_DEFAULT_FETCH_TIMEOUT_MS 30000ULL
+#define TC_DEFAULT_MAX_FETCH        (16ULL << 20)
+
+/* How URLs are fetched. The fetch has its own deadline (timeout_ms), which
+ * does not count against the job's. */
+struct tc_fetch_options {
+    uint64_t timeout_ms;   /* whole fetch incl. redirects; connect <= 10 s */
+    uint64_t max_bytes;    /* body size cap, enforced while it streams */
+    int allow_file_urls;   /* allow a file:// URL (never as a redirect) */
+    const char *cacert;    /* CA bundle for TLS; NULL: the system's CAs */
+    const char *cache_dir; /* persist fetches here by SHA-256; NULL: only
+                              this process's cache */
+};
+
+/* Defaults: 30 s, 16 MiB, no file://, system CAs, no cache directory. */
+void tc_fetch_options_init(struct tc_fetch_options *opts);
+
+/*
+ * The bytes of src, at most 1 GiB (the most guest memory there can be) and
+ * at most opts->max_bytes for a URL; opts may be NULL for the defaults.
+ * *out is malloc'd (NULL when empty); free() it. A URL is fetched at most
+ * once per process (and once per cache_dir when pinned by sha256): see the
+ * README's "Payload sources". Returns 0, or -errno with one line in err
+ * (e.g. -EBADMSG: "payload digest mismatch: expected ... got ...").
+ * Safe to call from several threads at once.
+ */
+int tc_load(const struct tc_source *src, const struct tc_fetch_options *opts,
+            void **out, size_t *len, char *err, size_t errlen);
+
+/* Forget every fetch this process has cached (a cache_dir is kept). */
+void tc_fetch_cache_clear(void);
 
 /* Defaults: 16 MiB, 1 s, 1 MiB of output, no code, no input. */
 void tc_job_init(struct tc_job *job);
