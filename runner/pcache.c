@@ -89,8 +89,8 @@ int pcache_mem_get(const char *url, const uint8_t *digest, size_t max,
     *len = 0;
     pthread_mutex_lock(&mem_lock);
     for (struct pcache_entry *e = mem_head; e; e = e->next) {
-        if (digest ? memcmp(e->digest, digest, PCACHE_DIGEST_LEN) != 0
-                   : strcmp(e->url, url) != 0)
+        if (strcmp(e->url, url) != 0 ||
+            (digest && memcmp(e->digest, digest, PCACHE_DIGEST_LEN) != 0))
             continue;
         if (e->len > max)
             break;

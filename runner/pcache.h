@@ -29,9 +29,9 @@ void pcache_hex(const uint8_t digest[PCACHE_DIGEST_LEN],
 int pcache_parse_digest(const char *hex, uint8_t digest[PCACHE_DIGEST_LEN]);
 
 /*
- * In-process lookup. With a digest: any entry with that digest (the bytes
- * are what was pinned, whatever URL served them); without (NULL): the
- * latest entry for url. Entries longer than max are not returned. On a hit
+ * In-process lookup: the latest entry for url, and with a digest (not
+ * NULL) only if its bytes have that digest. An entry longer than max is a
+ * miss. On a hit
  * *out is a malloc'd copy. Returns 1 (hit), 0 (miss) or -ENOMEM.
  */
 int pcache_mem_get(const char *url, const uint8_t *digest, size_t max,
