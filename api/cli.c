@@ -265,7 +265,8 @@ static int cmd_run(int argc, char **argv)
     memset(&res, 0, sizeof(res));
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+    /* Options may also follow FILE or URL: "tincan run URL --sha256 HEX". */
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case OPT_TIMEOUT:
             if (units_parse_duration(optarg, &job.timeout_ms, err, sizeof(err)))

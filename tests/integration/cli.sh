@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/integration/cli.sh - the tincan command line, end to end: plain and
-# JSON output, exit codes, code from a file, --hex and stdin, --input, and
-# bad usage (exactly one "tincan: ..." line on stderr, exit 125).
+# JSON output, exit codes, code from a file, --hex, --b64, stdin and URLs
+# (a server on 127.0.0.1 that this script starts), --input, and bad usage (exactly one "tincan: ..." line on stderr, exit 125).
 # Needs a usable /dev/kvm (or the lane: tests/vm/run tests/integration/cli.sh).
 # Env: BUILD (default build). Prints "ok NAME" / "FAIL NAME: why" per test
 # and "N passed, M failed" at the end; exits 1 if anything failed.
@@ -165,6 +165,91 @@ else
     ok $t
 fi
 
+# --- code from a URL (tests/fetch_server.py on 127.0.0.1) -------------------
+
+t=b64_code_runs
+run run --b64 'sEHmEPQ='
+if [ $rc -ne 0 ] || [ "$(cat "$T/out")" != A ]; then
+    bad $t "exit $rc, stdout '$(cat "$T/out")', want 0 and 'A'; stderr: $(cat "$T/err")"
+else
+    ok $t
+fi
+
+python3 tests/fetch_server.py --root "$G" >"$T/port" 2>"$T/server.err" &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; rm -rf "$T"' EXIT
+for _ in $(seq 100); do
+    [ -s "$T/port" ] && break
+    sleep 0.1
+done
+PORT=$(head -n 1 "$T/port")
+BASE=http://127.0.0.1:$PORT
+hello_sha=$(sha256sum "$G/hello_once.bin" | cut -c1-64)
+requests_of() { # requests_of PATH: how many GETs the server saw for PATH
+    python3 -c 'import sys,urllib.request as u; print(u.urlopen(sys.argv[1]).read().decode().strip())' \
+        "$BASE/count-of$1"
+}
+
+t=url_code_pinned_by_sha256_prints_hello_world
+if [ -z "$PORT" ]; then
+    bad $t "the test server did not start: $(cat "$T/server.err")"
+else
+    run run "$BASE/files/hello_once.bin" --sha256 "$hello_sha"
+    if [ $rc -ne 0 ]; then
+        bad $t "exit $rc, want 0; stderr: $(cat "$T/err")"
+    elif ! cmp -s "$T/out" "$T/want"; then
+        bad $t "stdout differs: $(od -c "$T/out" | head -3)"
+    elif [ -s "$T/err" ]; then
+        bad $t "stderr not empty: $(cat "$T/err")"
+    else
+        ok $t
+    fi
+fi
+
+t=url_input_reaches_the_guest
+run run --input "$BASE/files/exit42.bin" "$G/echo.bin"
+if [ $rc -ne 0 ] || ! cmp -s "$T/out" "$G/exit42.bin"; then
+    bad $t "exit $rc, want 0 and exit42.bin's bytes; stderr: $(cat "$T/err")"
+else
+    ok $t
+fi
+
+t=url_digest_mismatch_is_refused_before_running
+zeros=0000000000000000000000000000000000000000000000000000000000000000
+run run "$BASE/files/hello_once.bin" --sha256 $zeros
+if [ $rc -ne 125 ] || [ -s "$T/out" ]; then
+    bad $t "exit $rc, want 125 and no stdout; stderr: $(cat "$T/err")"
+elif [ "$(cat "$T/err")" != "tincan: payload digest mismatch: expected $zeros got $hello_sha" ]; then
+    bad $t "stderr: $(cat "$T/err")"
+else
+    ok $t
+fi
+
+t=url_404_says_the_status
+run run "$BASE/files/no-such.bin"
+if [ $rc -ne 125 ] || [ "$(cat "$T/err")" != "tincan: fetching $BASE/files/no-such.bin: HTTP status 404" ]; then
+    bad $t "exit $rc, stderr: $(cat "$T/err")"
+else
+    ok $t
+fi
+
+t=cache_dir_serves_a_pinned_url_on_the_second_run
+before=$(requests_of /files/exit42.bin)
+exit42_sha=$(sha256sum "$G/exit42.bin" | cut -c1-64)
+run run --cache "$T/cache" --sha256 "$exit42_sha" "$BASE/files/exit42.bin"
+rc1=$rc
+run run --cache "$T/cache" --sha256 "$exit42_sha" "$BASE/files/exit42.bin"
+after=$(requests_of /files/exit42.bin)
+if [ $rc1 -ne 42 ] || [ $rc -ne 42 ]; then
+    bad $t "exits $rc1 and $rc, want 42 twice; stderr: $(cat "$T/err")"
+elif [ $((after - before)) -ne 1 ]; then
+    bad $t "the server saw $((after - before)) requests for two runs, want 1"
+elif ! cmp -s "$T/cache/$exit42_sha" "$G/exit42.bin"; then
+    bad $t "no cache entry $T/cache/$exit42_sha with exit42.bin's bytes"
+else
+    ok $t
+fi
+
 # --- bad usage: one "tincan: " line on stderr, nothing on stdout, exit 125 --
 
 # usage_case NAME ARGS...: expects exit 125, empty stdout, one stderr line
@@ -199,6 +284,12 @@ usage_case timeout_not_a_number_is_bad_usage run --timeout abc "$G/exit42.bin"
 usage_case unknown_flag_is_bad_usage run --frobnicate "$G/exit42.bin"
 usage_case odd_hex_is_bad_usage run --hex 'e6 1'
 usage_case no_code_is_bad_usage run
+usage_case bad_b64_is_bad_usage run --b64 'sEH!'
+usage_case short_sha256_is_bad_usage run --sha256 abc "$G/exit42.bin"
+usage_case unknown_url_scheme_is_bad_usage run gopher://127.0.0.1/x
+usage_case file_url_without_flag_is_bad_usage run "file://$PWD/$G/exit42.bin"
+usage_case fetch_timeout_without_unit_is_bad_usage run --fetch-timeout 5 "$G/exit42.bin"
+usage_case missing_cacert_is_bad_usage run --cacert "$T/no-such.pem" "$G/exit42.bin"
 
 t=code_larger_than_memory_message_names_mem
 run run --mem 1M "$T/big"
