@@ -66,10 +66,17 @@ static int server_start(struct server *s, const char *tls)
     close(fds[1]);
     pfd.fd = fds[0];
     pfd.events = POLLIN;
-    if (poll(&pfd, 1, 20000) == 1)
-        n = read(fds[0], line, sizeof(line) - 1);
+    /* Read the whole line: closing the pipe before the server has written
+     * its newline kills it with EPIPE. */
+    while ((size_t)n < sizeof(line) - 1 && !memchr(line, '\n', (size_t)n) &&
+           poll(&pfd, 1, 20000) == 1) {
+        ssize_t r = read(fds[0], line + n, sizeof(line) - 1 - (size_t)n);
+        if (r <= 0)
+            break;
+        n += r;
+    }
     close(fds[0]);
-    s->port = n > 0 ? atoi(line) : 0;
+    s->port = memchr(line, '\n', (size_t)n) ? atoi(line) : 0;
     return s->port > 0 ? 0 : -1;
 }
 
