@@ -52,7 +52,7 @@ fi
 # --- plain mode ------------------------------------------------------------
 
 t=hello_timeout_prints_hello_lines_and_exits_124
-run run --timeout 200ms "$G/hello.bin"
+run run --timeout 1s "$G/hello.bin"
 if [ $rc -ne 124 ]; then
     bad $t "exit $rc, want 124"
 elif [ ! -s "$T/out" ]; then

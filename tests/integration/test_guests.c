@@ -186,7 +186,7 @@ static void test_hello_times_out_with_whole_hello_lines(void **state)
     struct tc_result r;
 
     (void)state;
-    th_run_guest("hello", 200, &r);
+    th_run_guest("hello", 1000, &r);
     th_assert_status(&r, TC_TIMEOUT);
     assert_bookkeeping(&r);
     assert_true(r.output_len > 0);
