@@ -21,9 +21,10 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 CFLAGS ?=
 override CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
-LDLIBS := -lseccomp -lcap -ljansson -lcurl -lcrypto -lpthread
+LDLIBS := -lseccomp -lcap -ljansson -lcurl -lcrypto -lunicorn -lpthread
 
 LIB_SRCS := sandbox/boot.c sandbox/abi.c sandbox/jail.c sandbox/kvm.c \
+	sandbox/emu.c \
 	sandbox/sandbox.c runner/job.c runner/units.c runner/codec.c \
 	runner/payload.c runner/pcache.c runner/cgroup.c runner/image.c api/tincan.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -63,7 +64,7 @@ test: all $(UNIT_TESTS) $(INT_TESTS)
 	@BUILD=$(BUILD) tests/run-unit
 	@BUILD=$(BUILD) LANE=$(LANE) tests/run-integration-anywhere
 
-test-unit: all $(UNIT_TESTS)
+test-unit: all $(UNIT_TESTS) $(INT_TESTS)
 	@BUILD=$(BUILD) tests/run-unit
 
 test-integration: all $(INT_TESTS)

@@ -21,6 +21,7 @@
 
 /* Exit codes for statuses other than ok (ok: the guest's code & 0xff). */
 enum {
+    EXIT_INSN_LIMIT = 116,
     EXIT_OUTPUT_LIMIT = 117,
     EXIT_FAULT = 118,
     EXIT_UNHANDLED_IO = 119,
@@ -38,8 +39,8 @@ static const char usage_text[] =
     "       tincan --version | --help\n"
     "\n"
     "Runs x86-64 machine code (a flat binary loaded at 0x10000, or a static\n"
-    "ELF64 executable) in 64-bit mode in a fresh KVM VM inside a locked-down\n"
-    "child process.\n"
+    "ELF64 executable) in 64-bit mode in a fresh KVM VM (or the Unicorn\n"
+    "emulator where KVM is not usable) inside a locked-down child process.\n"
     "Bytes the guest writes to port 0x10 (or with the bulk-write port 0x12)\n"
     "go to stdout; see guests/ABI.md for the guest ABI.\n"
     "\n"
@@ -54,6 +55,10 @@ static const char usage_text[] =
     "  --sha256 HEX       refuse to run unless the code has this SHA-256\n"
     "  --format FMT       raw (flat code at 0x10000), elf (static ELF64) or\n"
     "                     auto (default: ELF when FILE starts with its magic)\n"
+    "  --backend B        kvm, emu (the Unicorn emulator, no KVM needed) or\n"
+    "                     auto (default: kvm when /dev/kvm works, else emu)\n"
+    "  --max-insns N      emu only: end with insn_limit after N guest\n"
+    "                     instructions (deterministic, unlike --timeout)\n"
     "  --json             print one JSON object with the full result\n"
     "  -h, --help         this text\n"
     "\n"
@@ -70,10 +75,11 @@ static const char usage_text[] =
     "\n"
     "exit status:\n"
     "  ok                 the guest's exit code (low 8 bits); HLT gives 0\n"
+    "  insn_limit 116\n"
     "  output_limit 117   fault 118   unhandled_io 119   mmio 120\n"
     "  shutdown 121       sandbox_violation 122   internal_error 123\n"
     "  timeout 124        bad usage or input (a failed fetch or a digest\n"
-    "                     mismatch too), or no usable KVM: 125\n"
+    "                     mismatch too), or --backend kvm without KVM: 125\n"
     "In plain mode a job that did not end ok prints one status line to\n"
     "stderr: 'tincan: STATUS: what happened'.\n";
 
@@ -101,6 +107,7 @@ static int exit_code_for(const struct tc_result *r)
         [TC_SHUTDOWN] = EXIT_SHUTDOWN,
         [TC_SANDBOX_VIOLATION] = EXIT_SANDBOX_VIOLATION,
         [TC_INTERNAL_ERROR] = EXIT_INTERNAL_ERROR,
+        [TC_INSN_LIMIT] = EXIT_INSN_LIMIT,
     };
 
     if (r->status == TC_OK)
@@ -217,6 +224,8 @@ enum {
     OPT_CACERT,
     OPT_ALLOW_FILE_URLS,
     OPT_CACHE,
+    OPT_BACKEND,
+    OPT_MAX_INSNS
 };
 
 /* FILE, "-" or a URL, as the source it names. */
@@ -227,6 +236,21 @@ static struct tc_source source_of(const char *arg)
         .text = arg,
     };
     return src;
+}
+
+/* A positive decimal count. */
+static int parse_count(const char *s, uint64_t *out)
+{
+    char *end;
+
+    if (*s < '0' || *s > '9')
+        return -EINVAL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v == 0)
+        return -EINVAL;
+    *out = v;
+    return 0;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -246,6 +270,8 @@ static int cmd_run(int argc, char **argv)
         {"cacert", required_argument, NULL, OPT_CACERT},
         {"allow-file-urls", no_argument, NULL, OPT_ALLOW_FILE_URLS},
         {"cache", required_argument, NULL, OPT_CACHE},
+        {"backend", required_argument, NULL, OPT_BACKEND},
+        {"max-insns", required_argument, NULL, OPT_MAX_INSNS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -350,6 +376,23 @@ static int cmd_run(int argc, char **argv)
             else
                 return usage_error("--format %s: use raw, elf or auto", optarg);
             break;
+        case OPT_BACKEND:
+            if (!strcmp(optarg, "kvm"))
+                job.backend = TC_BACKEND_KVM;
+            else if (!strcmp(optarg, "emu"))
+                job.backend = TC_BACKEND_EMU;
+            else if (!strcmp(optarg, "auto"))
+                job.backend = TC_BACKEND_AUTO;
+            else
+                return usage_error("--backend %s: use kvm, emu or auto",
+                                   optarg);
+            break;
+        case OPT_MAX_INSNS:
+            if (parse_count(optarg, &job.max_insns) != 0)
+                return usage_error("--max-insns %s: give a whole number of "
+                                   "instructions, at least 1",
+                                   optarg);
+            break;
         case 'h':
             fputs(usage_text, stdout);
             return 0;
@@ -411,6 +454,15 @@ static int cmd_run(int argc, char **argv)
     job.code_len = code_len;
     job.input = input;
     job.input_len = input_len;
+    if (job.backend == TC_BACKEND_AUTO && !json && !tc_kvm_usable())
+        fputs("tincan: KVM is not usable here; running on the emulator "
+              "(--backend emu)\n",
+              stderr);
+    if (job.max_insns && job.backend == TC_BACKEND_KVM) {
+        rc = usage_error("%s", "--max-insns needs --backend emu (or auto): "
+                               "KVM cannot count instructions");
+        goto out;
+    }
     if (tc_run(&job, &res) != 0) {
         rc = usage_error("%s", res.message);
         goto out;

@@ -28,6 +28,7 @@ MIRROR(TC_MMIO, SBX_MMIO);
 MIRROR(TC_SHUTDOWN, SBX_SHUTDOWN);
 MIRROR(TC_SANDBOX_VIOLATION, SBX_SANDBOX_VIOLATION);
 MIRROR(TC_INTERNAL_ERROR, SBX_INTERNAL_ERROR);
+MIRROR(TC_INSN_LIMIT, SBX_INSN_LIMIT);
 MIRROR(TC_STATUS_COUNT, SBX_STATUS_COUNT);
 MIRROR(TC_MIN_MEM, TINCAN_MEM_MIN);
 MIRROR(TC_MAX_MEM, TINCAN_MEM_MAX);
@@ -187,6 +188,7 @@ static int check_job(const struct tc_job *job, struct sbx_job *sj,
     memset(sj, 0, sizeof(*sj));
     sj->mem_size = job->mem_size;
     sj->timeout_ms = job->timeout_ms;
+    sj->max_insns = job->max_insns;
     sj->cgroup_fd = -1;
     if ((elf ? image_elf : image_raw)(sj, job->code, job->code_len, err,
                                       sizeof(err)) ||
@@ -222,6 +224,43 @@ static void fill(struct tc_result *res, const struct job_outcome *o)
     res->violation_syscall = r->violation_syscall;
 }
 
+/* KVM or the emulator, as the job asks and the host allows. */
+static int pick_backend(const struct tc_job *job, struct sbx_job *sj,
+                        struct tc_result *res)
+{
+    switch (job->backend) {
+    case TC_BACKEND_AUTO:
+        sj->backend = host.kvm_fd >= 0 && !job->max_insns ? SBX_BACKEND_KVM
+                                                          : SBX_BACKEND_EMU;
+        break;
+    case TC_BACKEND_KVM:
+        if (job->max_insns)
+            return refuse(res, -EINVAL, "%s",
+                          "an instruction limit (max_insns) needs the "
+                          "emulator backend; KVM cannot count instructions");
+        if (host.kvm_fd < 0)
+            return refuse(res, -ENODEV,
+                          "KVM is not usable (%s); the emulator backend "
+                          "runs without it" LANE_HINT,
+                          host.kvm_error);
+        sj->backend = SBX_BACKEND_KVM;
+        break;
+    case TC_BACKEND_EMU:
+        sj->backend = SBX_BACKEND_EMU;
+        break;
+    default:
+        return refuse(res, -EINVAL, "unknown backend %d", job->backend);
+    }
+    res->backend = sj->backend == SBX_BACKEND_KVM ? "kvm" : "emu";
+    return 0;
+}
+
+int tc_kvm_usable(void)
+{
+    pthread_once(&host_once, host_init);
+    return host_rc == 0 && host.kvm_fd >= 0;
+}
+
 int tc_run(const struct tc_job *job, struct tc_result *res)
 {
     struct job_outcome o;
@@ -238,9 +277,9 @@ int tc_run(const struct tc_job *job, struct tc_result *res)
     pthread_once(&host_once, host_init);
     if (host_rc)
         return refuse(res, host_rc, "%s", host_err);
-    if (host.kvm_fd < 0)
-        return refuse(res, -ENODEV, "KVM is not usable (%s)" LANE_HINT,
-                      host.kvm_error);
+    rc = pick_backend(job, &sj, res);
+    if (rc)
+        return rc;
 
     rc = job_run_sandbox(&host, &cgroups, &sj, job->max_output, &o, err,
                          sizeof(err));

@@ -3,10 +3,11 @@
  *
  * A job is a snippet of 64-bit code (and optional input bytes); tc_run()
  * runs it in a fresh, locked-down child process holding a fresh KVM virtual
- * machine, and fills a result: a status, the guest's output and exit code,
- * and details for faults and stray accesses. The guest ABI is described in
- * guests/ABI.md. Link with libtincan.a and -lseccomp -lcap -ljansson -lcurl
- * -lcrypto -lpthread.
+ * machine (or, without KVM, a Unicorn emulator of the same machine), and fills
+ * a result: a status, the guest's output and exit code, and details for faults
+ * and stray accesses. The guest ABI is described in guests/ABI.md. Link with
+ * libtincan.a and -lseccomp -lcap -ljansson -lcurl -lcrypto -lunicorn
+ * -lpthread.
  *
  * tc_load() turns a source (a file, stdin, hex, base64 or a URL, optionally
  * pinned to a SHA-256) into the bytes for job.code or job.input; URLs are
@@ -45,6 +46,7 @@ enum tc_status {
     TC_SHUTDOWN,          /* triple fault */
     TC_SANDBOX_VIOLATION, /* the child made a forbidden syscall */
     TC_INTERNAL_ERROR,    /* a host-side failure: see message */
+    TC_INSN_LIMIT,        /* the emulator ran max_insns instructions */
     TC_STATUS_COUNT
 };
 
@@ -63,6 +65,13 @@ enum tc_format {
     TC_FORMAT_ELF,      /* static ELF64 x86-64 executable (ET_EXEC) */
 };
 
+/* Which machine runs the job. */
+enum tc_backend {
+    TC_BACKEND_AUTO = 0, /* KVM when /dev/kvm opens, else the emulator */
+    TC_BACKEND_KVM,      /* a KVM virtual machine; -ENODEV without KVM */
+    TC_BACKEND_EMU,      /* the Unicorn emulator: slower, needs no KVM */
+};
+
 struct tc_job {
     const void *code; /* the code, as format says */
     size_t code_len;
@@ -72,6 +81,9 @@ struct tc_job {
     uint64_t mem_size;   /* guest memory: 1 MiB..1 GiB, 4 KiB multiple */
     uint64_t timeout_ms; /* wall-clock deadline: 1 ms..24 h */
     uint64_t max_output; /* bytes of output kept: 0..1 GiB */
+    enum tc_backend backend;
+    uint64_t max_insns; /* emulator only: end with TC_INSN_LIMIT after this
+                           many guest instructions; 0 = no limit */
 };
 
 #define TC_MESSAGE_MAX 256
@@ -83,7 +95,7 @@ struct tc_result {
     size_t output_len;
     uint64_t wall_us;             /* fork to reap */
     uint64_t exits;               /* VM exits */
-    const char *backend;          /* "kvm" */
+    const char *backend;          /* "kvm" or "emu": what ran the job */
     char message[TC_MESSAGE_MAX]; /* one line saying what happened */
     struct {
         unsigned vector; /* 0..255 */
@@ -150,15 +162,17 @@ int tc_load(const struct tc_source *src, const struct tc_fetch_options *opts,
 /* Forget every fetch this process has cached (a cache_dir is kept). */
 void tc_fetch_cache_clear(void);
 
-/* Defaults: 16 MiB, 1 s, 1 MiB of output, no code, no input. */
+/* Defaults: 16 MiB, 1 s, 1 MiB of output, no code, no input, backend auto,
+ * no instruction limit. */
 void tc_job_init(struct tc_job *job);
 
 /*
  * Run a job. Returns 0 when the job ran: res holds its status, whatever it
  * is. Returns -EINVAL for a job that cannot run (empty code, sizes out of
- * range, code and input that do not fit) and -ENODEV when KVM is not usable
- * here; res->message then says why in one line, and res holds no output.
- * Always call tc_result_free() afterwards.
+ * range, code and input that do not fit, max_insns on KVM) and -ENODEV when
+ * backend is TC_BACKEND_KVM and KVM is not usable here; res->message then says
+ * why in one line, and res holds no output. Always call tc_result_free()
+ * afterwards.
  */
 int tc_run(const struct tc_job *job, struct tc_result *res);
 
@@ -172,6 +186,9 @@ const char *tc_status_name(enum tc_status st);
  * or 0 and why not (then rlimits alone bound a job). One line into buf.
  */
 int tc_cgroup_info(char *buf, size_t len);
+
+/* 1 when /dev/kvm is usable here (what TC_BACKEND_AUTO picks), else 0. */
+int tc_kvm_usable(void);
 
 /* The guest ABI version this library implements (guests/ABI.md). */
 unsigned tc_abi_version(void);

@@ -148,28 +148,17 @@ int abi_halt(struct abi_guest *g)
  * The stub left [error code, rip, cs, rflags, rsp, ss] on the IST1 stack
  * (error code 0 where the CPU pushes none); rsp comes from the CPU.
  */
-int abi_fault(struct abi_guest *g, unsigned vector)
+int abi_fault_at(struct abi_guest *g, unsigned vector, uint64_t error_code,
+                 uint64_t rip, uint64_t cr2)
 {
     struct sbx_report *r = g->rep;
-    uint64_t rip = 0, rsp = 0, cr2 = 0;
-    int err = g->cpu.read(g->cpu.ctx, &rip, &rsp, &cr2);
 
-    if (err)
-        return abi_end(g, SBX_INTERNAL_ERROR,
-                       "reading the vCPU state of exception %u: %s", vector,
-                       strerror(-err));
-    /* Only tincan's stubs may speak on the fault port. */
-    if (rip < TINCAN_STUBS_ADDR || rip >= TINCAN_STUBS_END)
-        return unhandled(g, TINCAN_PORT_FAULT, 1, 1, 1,
-                         "the port is reserved for tincan's exception stubs");
     r->fault.vector = vector;
     r->fault.has_error_code = (uint32_t)boot_vector_has_error_code(vector);
     snprintf(r->fault.name, sizeof(r->fault.name), "%s",
              boot_vector_name(vector));
-    if (abi_range_ok(g, rsp, 16)) {
-        r->fault.error_code = load_le(g->mem + rsp, 8);
-        r->fault.rip = load_le(g->mem + rsp + 8, 8);
-    }
+    r->fault.error_code = r->fault.has_error_code ? error_code : 0;
+    r->fault.rip = rip;
     r->fault.cr2 = vector == X86_EXC_PF ? cr2 : 0;
     if (vector == X86_EXC_PF)
         return abi_end(g, SBX_FAULT,
@@ -184,4 +173,23 @@ int abi_fault(struct abi_guest *g, unsigned vector)
             r->fault.name, vector, r->fault.rip, r->fault.error_code);
     return abi_end(g, SBX_FAULT, "%s (vector %u) at rip 0x%" PRIx64,
                    r->fault.name, vector, r->fault.rip);
+}
+
+int abi_fault(struct abi_guest *g, unsigned vector)
+{
+    uint64_t rip = 0, rsp = 0, cr2 = 0;
+    int err = g->cpu.read(g->cpu.ctx, &rip, &rsp, &cr2);
+
+    if (err)
+        return abi_end(g, SBX_INTERNAL_ERROR,
+                       "reading the vCPU state of exception %u: %s", vector,
+                       strerror(-err));
+    /* Only tincan's stubs may speak on the fault port. */
+    if (rip < TINCAN_STUBS_ADDR || rip >= TINCAN_STUBS_END)
+        return unhandled(g, TINCAN_PORT_FAULT, 1, 1, 1,
+                         "the port is reserved for tincan's exception stubs");
+    if (abi_range_ok(g, rsp, 16))
+        return abi_fault_at(g, vector, load_le(g->mem + rsp, 8),
+                            load_le(g->mem + rsp + 8, 8), cr2);
+    return abi_fault_at(g, vector, 0, 0, cr2);
 }

@@ -43,6 +43,9 @@ int abi_mmio(struct abi_guest *g, uint64_t addr, unsigned size, int write);
 int abi_halt(struct abi_guest *g);
 /* A CPU exception, as reported by the guest's exception stub. */
 int abi_fault(struct abi_guest *g, unsigned vector);
+/* A CPU exception whose details the backend knows itself (the emulator). */
+int abi_fault_at(struct abi_guest *g, unsigned vector, uint64_t error_code,
+                 uint64_t rip, uint64_t cr2);
 
 /* End the job with a status and a printf-style message. */
 int abi_end(struct abi_guest *g, enum sbx_status st, const char *fmt, ...)

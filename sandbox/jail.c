@@ -1,8 +1,8 @@
 /*
- * jail.c - the per-job child's lockdown. The seccomp policy is the two tables
- * below, one line per allowed call with its reason; everything else traps
- * into a handler that records the syscall number in the shared report and
- * then dies by SIGSYS.
+ * jail.c - the per-job child's lockdown. The seccomp policy is the tables
+ * below (two stages for KVM, two for the emulator), one line per allowed call
+ * with its reason; everything else traps into a handler that records the
+ * syscall number in the shared report and then dies by SIGSYS.
  */
 #include "jail.h"
 
@@ -77,6 +77,28 @@ static const struct jail_rule stage2_rules[] = {
     ALLOW_IF(sigaltstack, ARG_EQ(0, 0), "ASan: query the signal stack"),
 #endif
 };
+/* The emulator, stage 1: Unicorn's setup (uc_open reserves its JIT buffer,
+ * the guest memory is mapped, hooks are allocated). No fd is open. */
+static const struct jail_rule emu_stage1_rules[] = {
+    ALLOW(mmap, "guest memory, and Unicorn's executable JIT code buffer"),
+    ALLOW(madvise, "Unicorn asks for huge pages for its JIT buffer"),
+    ALLOW_IF(seccomp, ARG_EQ(0, SECCOMP_SET_MODE_FILTER), "install the emulator's stage-2 filter"),
+};
+
+/* The emulator, stage 2: the run loop. Unicorn translates guest code into
+ * its JIT buffer and allocates translation blocks with malloc as it goes. */
+static const struct jail_rule emu_stage2_rules[] = {
+    ALLOW(brk, "malloc: translation blocks, TLB and hook bookkeeping"),
+    ALLOW_IF(mmap, ARG_CLEAR(2, PROT_EXEC), "malloc of large blocks, never executable"),
+    ALLOW(munmap, "free of large blocks"),
+    ALLOW_IF(mprotect, ARG_CLEAR(2, PROT_EXEC), "malloc arenas and guard pages, never executable"),
+    ALLOW(madvise, "malloc trimming freed memory"),
+    ALLOW(rt_sigreturn, "return from the deadline signal handler"),
+    ALLOW(exit_group, "end the child when the job ends"),
+#ifdef __SANITIZE_ADDRESS__
+    ALLOW_IF(sigaltstack, ARG_EQ(0, 0), "ASan: query the signal stack"),
+#endif
+};
 /* clang-format on */
 
 #define NRULES(t) (sizeof(t) / sizeof((t)[0]))
@@ -100,8 +122,9 @@ static int add_rules(scmp_filter_ctx ctx, const struct jail_rule *rules,
  * Filters stack: once stage 2 is added, a call must pass both. So stage 1
  * allows its own calls and stage 2's; stage 2 allows only its own.
  */
-static int build_one(int with_stage1, struct sbx_filter *out, char *err,
-                     size_t errlen)
+static int build_one(const struct jail_rule *own, size_t nown,
+                     const struct jail_rule *later, size_t nlater,
+                     struct sbx_filter *out, char *err, size_t errlen)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
     int fd = -1, rc;
@@ -112,9 +135,9 @@ static int build_one(int with_stage1, struct sbx_filter *out, char *err,
         snprintf(err, errlen, "seccomp_init: out of memory");
         return -ENOMEM;
     }
-    rc = add_rules(ctx, stage2_rules, NRULES(stage2_rules), err, errlen);
-    if (rc == 0 && with_stage1)
-        rc = add_rules(ctx, stage1_rules, NRULES(stage1_rules), err, errlen);
+    rc = add_rules(ctx, own, nown, err, errlen);
+    if (rc == 0 && nlater)
+        rc = add_rules(ctx, later, nlater, err, errlen);
     if (rc < 0)
         goto out;
     fd = memfd_create("tincan-bpf", MFD_CLOEXEC);
@@ -154,10 +177,27 @@ out:
 int jail_build_filters(struct sbx_filter *stage1, struct sbx_filter *stage2,
                        char *err, size_t errlen)
 {
-    int rc = build_one(1, stage1, err, errlen);
+    int rc = build_one(stage1_rules, NRULES(stage1_rules), stage2_rules,
+                       NRULES(stage2_rules), stage1, err, errlen);
     if (rc)
         return rc;
-    rc = build_one(0, stage2, err, errlen);
+    rc = build_one(stage2_rules, NRULES(stage2_rules), NULL, 0, stage2, err,
+                   errlen);
+    if (rc)
+        jail_free_filter(stage1);
+    return rc;
+}
+
+int jail_build_emu_filters(struct sbx_filter *stage1, struct sbx_filter *stage2,
+                           char *err, size_t errlen)
+{
+    int rc =
+        build_one(emu_stage1_rules, NRULES(emu_stage1_rules), emu_stage2_rules,
+                  NRULES(emu_stage2_rules), stage1, err, errlen);
+    if (rc)
+        return rc;
+    rc = build_one(emu_stage2_rules, NRULES(emu_stage2_rules), NULL, 0, stage2,
+                   err, errlen);
     if (rc)
         jail_free_filter(stage1);
     return rc;
@@ -268,7 +308,8 @@ static int drop_caps(char *err, size_t errlen)
 }
 
 int jail_enter(struct sbx_report *rep, int parent, int keep_fd, int cgroup_fd,
-               uint64_t mem_size, uint64_t timeout_ms, char *err, size_t errlen)
+               uint64_t mem_size, uint64_t as_extra, uint64_t timeout_ms,
+               char *err, size_t errlen)
 {
     struct sigaction sa;
 
@@ -307,7 +348,7 @@ int jail_enter(struct sbx_report *rep, int parent, int keep_fd, int cgroup_fd,
         errno = errno ? errno : EIO;
         return fail(err, errlen, "reading /proc/self/statm for RLIMIT_AS");
     }
-    uint64_t as = mapped + mem_size + JAIL_AS_SLACK;
+    uint64_t as = mapped + mem_size + as_extra + JAIL_AS_SLACK;
     uint64_t cpu_s = timeout_ms / 1000 + 2;
     if (set_limit(RLIMIT_CORE, 0) || set_limit(RLIMIT_FSIZE, 0) ||
         set_limit(RLIMIT_NOFILE, SBX_VCPU_FD + 1) ||

@@ -16,18 +16,22 @@
 int jail_build_filters(struct sbx_filter *stage1, struct sbx_filter *stage2,
                        char *err, size_t errlen);
 void jail_free_filter(struct sbx_filter *f);
+/* The same for the emulator backend's two stages (its own tables). */
+int jail_build_emu_filters(struct sbx_filter *stage1, struct sbx_filter *stage2,
+                           char *err, size_t errlen);
 
 /*
  * Everything before the first filter: parent-death signal (and a check that
  * parent, the runner's pid taken before the fork, is still alive), own session,
  * joining the job's cgroup (cgroup_fd: its cgroup.procs, or -1),
  * signal handlers (deadline, seccomp trap), close every fd but keep_fd,
- * rlimits, capabilities, no_new_privs, and the deadline timer. On failure
+ * rlimits (address space: what is mapped now + mem_size + as_extra + a
+ * fixed slack), capabilities, no_new_privs, and the deadline timer. On failure
  * returns -errno with the step in err.
  */
 int jail_enter(struct sbx_report *rep, int parent, int keep_fd, int cgroup_fd,
-               uint64_t mem_size, uint64_t timeout_ms, char *err,
-               size_t errlen);
+               uint64_t mem_size, uint64_t as_extra, uint64_t timeout_ms,
+               char *err, size_t errlen);
 
 /* Install a prepared filter with the raw syscall: no allocation, no free. */
 int jail_lock(const struct sbx_filter *f);

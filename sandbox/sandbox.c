@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "boot.h"
+#include "emu.h"
 #include "jail.h"
 #include "kvm.h"
 
@@ -24,6 +25,7 @@ static const char *const status_names[SBX_STATUS_COUNT] = {
     [SBX_SHUTDOWN] = "shutdown",
     [SBX_SANDBOX_VIOLATION] = "sandbox_violation",
     [SBX_INTERNAL_ERROR] = "internal_error",
+    [SBX_INSN_LIMIT] = "insn_limit",
 };
 
 const char *sbx_status_name(enum sbx_status st)
@@ -50,6 +52,14 @@ int sbx_host_init(struct sbx_host *h, char *err, size_t errlen)
     }
     boot_build_image(h->boot_image);
     rc = jail_build_filters(&h->stage1, &h->stage2, err, errlen);
+    if (rc == 0) {
+        rc =
+            jail_build_emu_filters(&h->emu_stage1, &h->emu_stage2, err, errlen);
+        if (rc) {
+            jail_free_filter(&h->stage1);
+            jail_free_filter(&h->stage2);
+        }
+    }
     if (rc) {
         free(h->boot_image);
         h->boot_image = NULL;
@@ -64,6 +74,8 @@ void sbx_host_fini(struct sbx_host *h)
     kvm_release(h);
     jail_free_filter(&h->stage1);
     jail_free_filter(&h->stage2);
+    jail_free_filter(&h->emu_stage1);
+    jail_free_filter(&h->emu_stage2);
     free(h->boot_image);
     h->boot_image = NULL;
 }
@@ -77,8 +89,9 @@ child_fail(struct sbx_report *rep, const char *err)
     JAIL_EXIT(1);
 }
 
-void sbx_child_main(const struct sbx_host *host, const struct sbx_job *job,
-                    struct sbx_report *rep)
+static void __attribute__((noreturn))
+run_kvm(const struct sbx_host *host, const struct sbx_job *job,
+        struct sbx_report *rep)
 {
     char err[SBX_MESSAGE_MAX];
     struct kvm_vm vm;
@@ -86,7 +99,7 @@ void sbx_child_main(const struct sbx_host *host, const struct sbx_job *job,
     if (host->kvm_fd < 0)
         child_fail(rep, host->kvm_error);
     if (jail_enter(rep, job->parent, host->kvm_fd, job->cgroup_fd,
-                   job->mem_size, job->timeout_ms, err, sizeof(err)) != 0)
+                   job->mem_size, 0, job->timeout_ms, err, sizeof(err)) != 0)
         child_fail(rep, err);
     if (jail_lock(&host->stage1) != 0) {
         snprintf(err, sizeof(err), "seccomp stage 1: %s", strerror(errno));
@@ -99,4 +112,40 @@ void sbx_child_main(const struct sbx_host *host, const struct sbx_job *job,
         child_fail(rep, "seccomp stage 2: cannot install the filter");
     kvm_loop(&vm);
     JAIL_EXIT(0);
+}
+
+static void __attribute__((noreturn))
+run_emu(const struct sbx_host *host, const struct sbx_job *job,
+        struct sbx_report *rep)
+{
+    char err[SBX_MESSAGE_MAX];
+    struct emu_vm vm;
+
+    /* No fd at all: the emulator needs no device. */
+    if (jail_enter(rep, job->parent, -1, job->cgroup_fd, job->mem_size,
+                   EMU_JIT_RESERVE, job->timeout_ms, err, sizeof(err)) != 0)
+        child_fail(rep, err);
+    if (jail_lock(&host->emu_stage1) != 0) {
+        snprintf(err, sizeof(err), "seccomp emulator stage 1: %s",
+                 strerror(errno));
+        child_fail(rep, err);
+    }
+    if (emu_build(host, job, rep, &vm, err, sizeof(err)) != 0)
+        child_fail(rep, err);
+    if (jail_lock(&host->emu_stage2) != 0)
+        child_fail(rep, "seccomp emulator stage 2: cannot install the filter");
+    emu_loop(&vm);
+    JAIL_EXIT(0);
+}
+
+void sbx_child_main(const struct sbx_host *host, const struct sbx_job *job,
+                    struct sbx_report *rep)
+{
+    switch (job->backend) {
+    case SBX_BACKEND_KVM:
+        run_kvm(host, job, rep);
+    case SBX_BACKEND_EMU:
+        run_emu(host, job, rep);
+    }
+    child_fail(rep, "unknown backend");
 }

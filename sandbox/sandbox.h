@@ -22,6 +22,7 @@ enum sbx_status {
     SBX_SHUTDOWN,
     SBX_SANDBOX_VIOLATION,
     SBX_INTERNAL_ERROR,
+    SBX_INSN_LIMIT, /* the emulator ran max_insns guest instructions */
     SBX_STATUS_COUNT
 };
 
@@ -71,6 +72,12 @@ struct sbx_filter {
     struct sock_fprog prog;
 };
 
+/* Which machine runs the guest. */
+enum sbx_backend {
+    SBX_BACKEND_KVM = 0, /* a KVM VM (kvm.c) */
+    SBX_BACKEND_EMU,     /* the Unicorn emulator (emu.c), no /dev/kvm needed */
+};
+
 /* Prepared once per process in the parent and inherited by every child. */
 struct sbx_host {
     int kvm_fd; /* /dev/kvm, -1 when not usable */
@@ -78,8 +85,9 @@ struct sbx_host {
     void *cpuid; /* struct kvm_cpuid2 *, KVM_GET_SUPPORTED_CPUID */
     int cpu_xsave, cpu_avx;
     uint8_t *boot_image; /* BOOT_IMAGE_SIZE bytes: tables for low memory */
-    struct sbx_filter stage1, stage2;
-    char kvm_error[SBX_MESSAGE_MAX]; /* why kvm_fd is -1 */
+    struct sbx_filter stage1, stage2;         /* KVM backend */
+    struct sbx_filter emu_stage1, emu_stage2; /* emulator backend */
+    char kvm_error[SBX_MESSAGE_MAX];          /* why kvm_fd is -1 */
 };
 
 /* A range of guest memory to fill: filesz bytes of data, then zeros. */
@@ -102,8 +110,10 @@ struct sbx_job {
     uint64_t input_addr; /* rdi at entry */
     uint64_t mem_size;
     uint64_t timeout_ms;
-    int cgroup_fd; /* the job cgroup's cgroup.procs to join, or -1 */
-    int parent;    /* pid of the runner that forked the child */
+    enum sbx_backend backend;
+    uint64_t max_insns; /* emulator only: stop after this many, 0 = no limit */
+    int cgroup_fd;      /* the job cgroup's cgroup.procs to join, or -1 */
+    int parent;         /* pid of the runner that forked the child */
 };
 
 /*
@@ -117,7 +127,8 @@ void sbx_host_fini(struct sbx_host *host);
 /* Size of the shared mapping for a report with out_cap bytes of output. */
 size_t sbx_report_size(uint64_t out_cap);
 
-/* The child's whole life: lock down, build the VM, run it. Never returns. */
+/* The child's whole life: lock down, build the machine job->backend names,
+ * run it. Never returns. */
 void sbx_child_main(const struct sbx_host *host, const struct sbx_job *job,
                     struct sbx_report *rep) __attribute__((noreturn));
 

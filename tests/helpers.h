@@ -98,6 +98,27 @@ static inline unsigned char *th_load_guest(const char *name, size_t *len)
     return code;
 }
 
+/* TINCAN_TEST_BACKEND=emu runs the suite on the emulator (no KVM needed). */
+static inline int th_on_emu(void)
+{
+    const char *v = getenv("TINCAN_TEST_BACKEND");
+
+    return v && strcmp(v, "emu") == 0;
+}
+
+/* What every result's backend must say in this run. */
+static inline const char *th_backend_name(void)
+{
+    return th_on_emu() ? "emu" : "kvm";
+}
+
+/* tc_job_init() plus the backend this run tests. */
+static inline void th_job_init(struct tc_job *job)
+{
+    tc_job_init(job);
+    job->backend = th_on_emu() ? TC_BACKEND_EMU : TC_BACKEND_KVM;
+}
+
 /*
  * Run guest NAME with the given input, timeout (ms) and max_output (0 means
  * the default); tc_run must accept the job. The caller frees res.
@@ -111,7 +132,7 @@ static inline void th_run_guest_full(const char *name, const void *input,
     unsigned char *code = th_load_guest(name, &len);
     struct tc_job job;
 
-    tc_job_init(&job);
+    th_job_init(&job);
     job.code = code;
     job.code_len = len;
     job.input = input;
@@ -142,7 +163,7 @@ static inline void th_run_code(const void *code, size_t len,
 {
     struct tc_job job;
 
-    tc_job_init(&job);
+    th_job_init(&job);
     job.code = code;
     job.code_len = len;
     if (timeout_ms)

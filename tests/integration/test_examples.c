@@ -88,6 +88,10 @@ static void run_both(const char *name, const char *input, size_t input_len,
                  ext[i]);
         unsigned char *code = slurp(path, &len);
         tc_job_init(&job);
+        /* TINCAN_TEST_BACKEND=emu: the same expectations on the emulator. */
+        if (getenv("TINCAN_TEST_BACKEND") &&
+            !strcmp(getenv("TINCAN_TEST_BACKEND"), "emu"))
+            job.backend = TC_BACKEND_EMU;
         job.code = code;
         job.code_len = len;
         job.input = input;
@@ -305,5 +309,7 @@ int main(void)
         cmocka_unit_test(test_cli_runs_an_elf_with_input),
         cmocka_unit_test(test_cli_refuses_malformed_elf_files),
     };
+    if (getenv("TINCAN_TEST_SKIP"))
+        cmocka_set_skip_filter(getenv("TINCAN_TEST_SKIP"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

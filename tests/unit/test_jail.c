@@ -64,7 +64,7 @@ static void locked_child(void *arg, struct sbx_report *rep)
     enum action a = (enum action)(intptr_t)arg;
     char err[256];
 
-    if (jail_enter(rep, (int)getppid(), -1, -1, 1 << 20, 5000, err,
+    if (jail_enter(rep, (int)getppid(), -1, -1, 1 << 20, 0, 5000, err,
                    sizeof(err)) != 0 ||
         jail_lock(&stage1) != 0)
         _exit(2);
@@ -163,7 +163,7 @@ static void report_child(void *arg, struct sbx_report *rep)
     int n = 0;
 
     (void)arg;
-    if (jail_enter(rep, (int)getppid(), -1, -1, 1 << 20, 5000, err,
+    if (jail_enter(rep, (int)getppid(), -1, -1, 1 << 20, 0, 5000, err,
                    sizeof(err)) != 0)
         _exit(2);
     int fd = open("/proc/self/status", O_RDONLY);

@@ -1,0 +1,529 @@
+/*
+ * emu.c - the emulator backend. The child maps the same guest memory as the
+ * KVM backend ([0x1000, MEM) over one host mmap, boot image, code, input),
+ * sets the same long-mode entry state in Unicorn 2 and runs it. Ports go to
+ * the shared guest ABI (abi.c) through instruction hooks; [MEM, 4 GiB) is an
+ * MMIO region whose first access ends the job as on KVM. Unicorn does not
+ * deliver exceptions through the guest's IDT, so this file turns its
+ * interrupt hook and its UC_ERR_* results into the fault reports the KVM
+ * backend's exception stubs give, one small function per kind of stop.
+ */
+#include "emu.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unicorn/unicorn.h>
+
+#include "boot.h"
+#include "jail.h"
+#include "x86.h"
+
+#define MSR_EFER       0xC0000080U
+#define OP_HLT         0xF4
+#define EMU_NO_EXIT    0x8000000000000000ULL /* non-canonical: never a rip */
+#define EMU_INSN_MAX   15                    /* longest x86 instruction */
+#define IDT_PRESENT    (1ULL << 47)
+#define PF_ERR_WRITE   (1ULL << 1)
+#define CANONICAL_BITS 47
+
+static struct emu_vm *vm_of(void *user)
+{
+    return user;
+}
+
+/* Every ABI call that ends the job stops the emulation at once. */
+static void after_abi(struct emu_vm *vm, int rc)
+{
+    vm->guest.rep->exits++;
+    if (rc == ABI_END) {
+        vm->ended = 1;
+        vm->stopped = 1;
+        uc_emu_stop(vm->uc);
+    }
+}
+
+static void on_out(uc_engine *uc, uint32_t port, int size, uint32_t value,
+                   void *user)
+{
+    struct emu_vm *vm = vm_of(user);
+    uint8_t data[4];
+
+    (void)uc;
+    for (int i = 0; i < 4; i++)
+        data[i] = (uint8_t)(value >> (8 * i));
+    after_abi(vm, abi_out(&vm->guest, (uint16_t)port, (unsigned)size, 1, data));
+}
+
+static uint32_t on_in(uc_engine *uc, uint32_t port, int size, void *user)
+{
+    struct emu_vm *vm = vm_of(user);
+
+    (void)uc;
+    after_abi(vm, abi_in(&vm->guest, (uint16_t)port, (unsigned)size, 1));
+    return 0;
+}
+
+static uint64_t on_mmio_read(uc_engine *uc, uint64_t off, unsigned size,
+                             void *user)
+{
+    struct emu_vm *vm = vm_of(user);
+
+    (void)uc;
+    after_abi(vm, abi_mmio(&vm->guest, vm->guest.mem_size + off, size, 0));
+    return 0;
+}
+
+static void on_mmio_write(uc_engine *uc, uint64_t off, unsigned size,
+                          uint64_t value, void *user)
+{
+    struct emu_vm *vm = vm_of(user);
+
+    (void)uc;
+    (void)value;
+    after_abi(vm, abi_mmio(&vm->guest, vm->guest.mem_size + off, size, 1));
+}
+
+/* A CPU exception: Unicorn calls this instead of the guest's IDT. */
+static void on_intr(uc_engine *uc, uint32_t intno, void *user)
+{
+    struct emu_vm *vm = vm_of(user);
+
+    vm->have_exc = 1;
+    vm->exc_vector = intno;
+    uc_reg_read(uc, UC_X86_REG_RIP, &vm->exc_rip);
+    uc_reg_read(uc, UC_X86_REG_CR2, &vm->exc_cr2);
+    vm->stopped = 1;
+    uc_emu_stop(uc);
+}
+
+/* Each block: the deadline (set by the SIGALRM handler) ends the run. */
+static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+    struct emu_vm *vm = vm_of(user);
+
+    (void)size;
+    vm->block = addr;
+    if (jail_deadline_hit) {
+        vm->stopped = 1;
+        uc_emu_stop(uc);
+    }
+}
+
+/* Only with max_insns: called before each instruction executes. */
+static void on_code(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+    struct emu_vm *vm = vm_of(user);
+
+    (void)addr;
+    (void)size;
+    if (vm->insns >= vm->max_insns) {
+        vm->insn_limit = 1;
+        vm->stopped = 1;
+        uc_emu_stop(uc);
+        return;
+    }
+    vm->insns++;
+}
+
+/* Accesses to unbacked ranges: keep the address of the last write. */
+static void on_access(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
+                      int64_t value, void *user)
+{
+    struct emu_vm *vm = vm_of(user);
+
+    (void)uc;
+    (void)size;
+    (void)value;
+    if (type != UC_MEM_WRITE)
+        return;
+    vm->write_addr = addr;
+    vm->have_write = 1;
+}
+
+/* For a stub that a guest jumps to itself: the OUT's block is in the stubs. */
+static int read_fault_state(void *ctx, uint64_t *rip, uint64_t *rsp,
+                            uint64_t *cr2)
+{
+    struct emu_vm *vm = ctx;
+
+    *rip = vm->block;
+    if (uc_reg_read(vm->uc, UC_X86_REG_RSP, rsp) != UC_ERR_OK ||
+        uc_reg_read(vm->uc, UC_X86_REG_CR2, cr2) != UC_ERR_OK)
+        return -EIO;
+    return 0;
+}
+
+static int uc_fail(char *err, size_t errlen, const char *step, uc_err e)
+{
+    snprintf(err, errlen, "%s: %s", step, uc_strerror(e));
+    return e == UC_ERR_NOMEM ? -ENOMEM : -EIO;
+}
+
+static int set_cpu_state(struct emu_vm *vm, const struct sbx_job *job,
+                         char *err, size_t errlen)
+{
+    /* Unicorn has no AVX: the guest sees SSE only, as on a CPU without it. */
+    struct boot_cpu cpu = {.xsave = 0, .avx = 0};
+    struct boot_state st;
+    uc_engine *uc = vm->uc;
+    uc_err e;
+
+    boot_entry_state(&st, job->mem_size, job->entry, job->input_addr,
+                     job->input_len, &cpu);
+    uc_x86_mmr gdt = {.base = st.gdt_base, .limit = st.gdt_limit};
+    uc_x86_mmr idt = {.base = st.idt_base, .limit = st.idt_limit};
+    uc_x86_mmr tr = {
+        .selector = st.tr.selector, .base = st.tr.base, .limit = st.tr.limit};
+    uc_x86_msr efer = {.rid = MSR_EFER, .value = st.efer};
+    struct {
+        int reg;
+        const void *val;
+        const char *what;
+    } regs[] = {
+        {UC_X86_REG_GDTR, &gdt, "uc_reg_write GDTR"},
+        {UC_X86_REG_IDTR, &idt, "uc_reg_write IDTR"},
+        {UC_X86_REG_TR, &tr, "uc_reg_write TR"},
+        {UC_X86_REG_CR3, &st.cr3, "uc_reg_write CR3"},
+        {UC_X86_REG_CR4, &st.cr4, "uc_reg_write CR4"},
+        {UC_X86_REG_MSR, &efer, "uc_reg_write EFER"},
+        {UC_X86_REG_CR0, &st.cr0, "uc_reg_write CR0"},
+        {UC_X86_REG_RSP, &st.rsp, "uc_reg_write RSP"},
+        {UC_X86_REG_RDI, &st.rdi, "uc_reg_write RDI"},
+        {UC_X86_REG_RSI, &st.rsi, "uc_reg_write RSI"},
+        {UC_X86_REG_RFLAGS, &st.rflags, "uc_reg_write RFLAGS"},
+        {UC_X86_REG_RIP, &st.rip, "uc_reg_write RIP"},
+    };
+    for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+        e = uc_reg_write(uc, regs[i].reg, regs[i].val);
+        if (e != UC_ERR_OK)
+            return uc_fail(err, errlen, regs[i].what, e);
+    }
+    return 0;
+}
+
+static int add_hooks(struct emu_vm *vm, char *err, size_t errlen)
+{
+    uc_engine *uc = vm->uc;
+    uc_hook h;
+    uc_err e;
+
+    e = uc_hook_add(uc, &h, UC_HOOK_INSN, (void *)on_out, vm, 1, 0,
+                    UC_X86_INS_OUT);
+    if (e == UC_ERR_OK)
+        e = uc_hook_add(uc, &h, UC_HOOK_INSN, (void *)on_in, vm, 1, 0,
+                        UC_X86_INS_IN);
+    if (e == UC_ERR_OK)
+        e = uc_hook_add(uc, &h, UC_HOOK_INTR, (void *)on_intr, vm, 1, 0);
+    if (e == UC_ERR_OK)
+        e = uc_hook_add(uc, &h, UC_HOOK_BLOCK, (void *)on_block, vm, 1, 0);
+    /* Bounded to the unbacked ranges, whose accesses never complete: the
+     * write hook still sees the address first (Unicorn reports only "write
+     * unmapped"), and any read or write hook makes Unicorn keep rip exact
+     * at memory accesses, which the fault reports need. */
+    if (e == UC_ERR_OK)
+        e = uc_hook_add(uc, &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
+                        (void *)on_access, vm, 0, TINCAN_NULL_PAGE_END - 1);
+    if (e == UC_ERR_OK)
+        e = uc_hook_add(uc, &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
+                        (void *)on_access, vm, TINCAN_MAPPED_END, UINT64_MAX);
+    if (e == UC_ERR_OK && vm->max_insns)
+        e = uc_hook_add(uc, &h, UC_HOOK_CODE, (void *)on_code, vm, 1, 0);
+    if (e != UC_ERR_OK)
+        return uc_fail(err, errlen, "uc_hook_add", e);
+    return 0;
+}
+
+int emu_build(const struct sbx_host *h, const struct sbx_job *job,
+              struct sbx_report *rep, struct emu_vm *vm, char *err,
+              size_t errlen)
+{
+    uint8_t *mem;
+    uc_err e;
+    int rc;
+
+    memset(vm, 0, sizeof(*vm));
+    mem = mmap(NULL, job->mem_size, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) {
+        rc = -errno;
+        snprintf(err, errlen, "mmap of %" PRIu64 " MiB guest memory: %s",
+                 job->mem_size >> 20, strerror(errno));
+        return rc;
+    }
+    memcpy(mem + BOOT_IMAGE_BASE, h->boot_image, BOOT_IMAGE_SIZE);
+    /* The runner checked every range against mem_size (runner/image.c). */
+    for (unsigned i = 0; i < job->nsegs; i++)
+        memcpy(mem + job->segs[i].gpa, job->segs[i].data, job->segs[i].filesz);
+    if (job->input_len)
+        memcpy(mem + job->input_addr, job->input, job->input_len);
+
+    e = uc_open(UC_ARCH_X86, UC_MODE_64, &vm->uc);
+    if (e != UC_ERR_OK)
+        return uc_fail(err, errlen, "uc_open", e);
+    vm->guest.mem = mem;
+    vm->guest.mem_size = job->mem_size;
+    vm->guest.rep = rep;
+    vm->guest.cpu.read = read_fault_state;
+    vm->guest.cpu.ctx = vm;
+    vm->max_insns = job->max_insns;
+    /* Page 0 stays unmapped, as on KVM. */
+    e = uc_mem_map_ptr(vm->uc, TINCAN_NULL_PAGE_END,
+                       job->mem_size - TINCAN_NULL_PAGE_END, UC_PROT_ALL,
+                       mem + TINCAN_NULL_PAGE_END);
+    if (e != UC_ERR_OK)
+        return uc_fail(err, errlen, "uc_mem_map_ptr of guest memory", e);
+    e = uc_mmio_map(vm->uc, job->mem_size, TINCAN_MAPPED_END - job->mem_size,
+                    on_mmio_read, vm, on_mmio_write, vm);
+    if (e != UC_ERR_OK)
+        return uc_fail(err, errlen, "uc_mmio_map of [MEM, 4 GiB)", e);
+    rc = set_cpu_state(vm, job, err, errlen);
+    if (rc == 0)
+        rc = add_hooks(vm, err, errlen);
+    return rc;
+}
+
+static int canonical(uint64_t addr)
+{
+    int64_t top = (int64_t)addr >> CANONICAL_BITS;
+
+    return top == 0 || top == -1;
+}
+
+/*
+ * Exceptions are delivered through the guest's IDT on KVM. The emulator
+ * reports them directly, but only when the IDT could deliver them: a guest
+ * that broke its IDT gets the triple fault KVM would give.
+ */
+static int gate_usable(struct emu_vm *vm, unsigned vector)
+{
+    uc_x86_mmr idt;
+    uint64_t gate = 0;
+
+    if (uc_reg_read(vm->uc, UC_X86_REG_IDTR, &idt) != UC_ERR_OK)
+        return 0;
+    if ((uint64_t)vector * IDT_GATE_SIZE + IDT_GATE_SIZE - 1 > idt.limit)
+        return 0;
+    uint64_t at = idt.base + (uint64_t)vector * IDT_GATE_SIZE;
+    if (!abi_range_ok(&vm->guest, at, IDT_GATE_SIZE))
+        return 0;
+    memcpy(&gate, vm->guest.mem + at, sizeof(gate));
+    return !!(gate & IDT_PRESENT);
+}
+
+static int fault(struct emu_vm *vm, unsigned vector, uint64_t error_code,
+                 uint64_t rip, uint64_t cr2)
+{
+    if (!gate_usable(vm, vector))
+        return abi_end(&vm->guest, SBX_SHUTDOWN,
+                       "triple fault: the guest could not deliver exception "
+                       "%u (is its IDT, GDT or stack broken?)",
+                       vector);
+    return abi_fault_at(&vm->guest, vector, error_code, rip, cr2);
+}
+
+/* An access that no page maps: #GP when non-canonical, else #PF. */
+static int bad_address(struct emu_vm *vm, uint64_t rip, uint64_t addr,
+                       int write)
+{
+    if (!canonical(addr))
+        return fault(vm, X86_EXC_GP, 0, rip, 0);
+    return fault(vm, X86_EXC_PF, write ? PF_ERR_WRITE : 0, rip, addr);
+}
+
+static const int gpr_by_number[16] = {
+    UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RBX,
+    UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_RSI, UC_X86_REG_RDI,
+    UC_X86_REG_R8,  UC_X86_REG_R9,  UC_X86_REG_R10, UC_X86_REG_R11,
+    UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15,
+};
+
+static uint64_t gpr(struct emu_vm *vm, unsigned n)
+{
+    uint64_t v = 0;
+
+    uc_reg_read(vm->uc, gpr_by_number[n & 15], &v);
+    return v;
+}
+
+/*
+ * Unicorn reports a read through a not-present page as "read unmapped"
+ * without the address, so decode the instruction's memory operand: a
+ * ModRM base/index/displacement, moffs, or the implicit rsi/rsp of
+ * string, pop and ret instructions. Returns 0 with the address, or -1.
+ */
+static int read_address(struct emu_vm *vm, uint64_t rip, uint64_t *addr)
+{
+    uint8_t b[EMU_INSN_MAX + 8];
+    unsigned i = 0, rex = 0, asz32 = 0;
+
+    if (!abi_range_ok(&vm->guest, rip, sizeof(b)))
+        return -1;
+    memcpy(b, vm->guest.mem + rip, sizeof(b));
+    for (; i < EMU_INSN_MAX; i++) {
+        uint8_t p = b[i];
+        if (p == 0x66 || p == 0xF2 || p == 0xF3 || p == 0xF0 || p == 0x2E ||
+            p == 0x36 || p == 0x3E || p == 0x26 || p == 0x64 || p == 0x65)
+            continue;
+        if (p == 0x67) {
+            asz32 = 1;
+            continue;
+        }
+        break;
+    }
+    if ((b[i] & 0xF0) == 0x40)
+        rex = b[i++];
+    uint8_t op = b[i++];
+    if (op >= 0xA0 && op <= 0xA3) { /* mov moffs64 */
+        memcpy(addr, b + i, 8);
+        return 0;
+    }
+    if (op == 0xA4 || op == 0xA5 || op == 0xAC || op == 0xAD) { /* movs lods */
+        *addr = gpr(vm, 6);
+        return 0;
+    }
+    if ((op >= 0x58 && op <= 0x5F) || op == 0xC3) { /* pop, ret */
+        *addr = gpr(vm, 4);
+        return 0;
+    }
+    if (op == 0x0F) {
+        op = b[i++];
+        if (op == 0x38 || op == 0x3A)
+            i++;
+    }
+    uint8_t modrm = b[i++];
+    unsigned mod = modrm >> 6, rm = modrm & 7;
+    uint64_t a = 0;
+    if (mod == 3 || (mod == 0 && rm == 5)) /* register, or rip-relative */
+        return -1;
+    if (rm == 4) {
+        uint8_t sib = b[i++];
+        unsigned scale = sib >> 6, index = ((sib >> 3) & 7) | (rex & 2) << 2;
+        unsigned base = (sib & 7) | (rex & 1) << 3;
+        if (index != 4)
+            a += gpr(vm, index) << scale;
+        if ((base & 7) == 5 && mod == 0) {
+            int32_t d;
+            memcpy(&d, b + i, 4);
+            a += (uint64_t)(int64_t)d;
+        } else {
+            a += gpr(vm, base);
+        }
+    } else {
+        a += gpr(vm, rm | (rex & 1) << 3);
+    }
+    if (mod == 1)
+        a += (uint64_t)(int64_t)(int8_t)b[i];
+    if (mod == 2) {
+        int32_t d;
+        memcpy(&d, b + i, 4);
+        a += (uint64_t)(int64_t)d;
+    }
+    *addr = asz32 ? (uint32_t)a : a;
+    return 0;
+}
+
+static int on_read_unmapped(struct emu_vm *vm, uint64_t rip)
+{
+    uint64_t addr;
+
+    if (read_address(vm, rip, &addr) != 0)
+        return abi_end(&vm->guest, SBX_INTERNAL_ERROR,
+                       "emulator: a read through an unmapped page at rip "
+                       "0x%" PRIx64 " whose address tincan cannot decode",
+                       rip);
+    return bad_address(vm, rip, addr, 0);
+}
+
+static int on_write_unmapped(struct emu_vm *vm, uint64_t rip)
+{
+    if (!vm->have_write)
+        return abi_end(&vm->guest, SBX_INTERNAL_ERROR,
+                       "emulator: a write through an unmapped page at rip "
+                       "0x%" PRIx64 " without its address",
+                       rip);
+    return bad_address(vm, rip, vm->write_addr, 1);
+}
+
+/* A jump to [MEM, 4 GiB) is an MMIO fetch; elsewhere a #PF or #GP. */
+static int on_fetch_unmapped(struct emu_vm *vm, uint64_t rip)
+{
+    if (rip >= vm->guest.mem_size && rip < TINCAN_MAPPED_END)
+        return abi_mmio(&vm->guest, rip, 0, 0);
+    return bad_address(vm, rip, rip, 0);
+}
+
+/* uc_emu_start returned without an error and without a hook's stop. */
+static int on_return(struct emu_vm *vm, uint64_t rip)
+{
+    if (rip > TINCAN_NULL_PAGE_END && abi_range_ok(&vm->guest, rip - 1, 1) &&
+        vm->guest.mem[rip - 1] == OP_HLT)
+        return abi_halt(&vm->guest);
+    return abi_end(&vm->guest, SBX_INTERNAL_ERROR,
+                   "emulator stopped at rip 0x%" PRIx64 " for no known reason",
+                   rip);
+}
+
+static void settle(struct emu_vm *vm, uc_err e)
+{
+    uint64_t rip = 0;
+
+    uc_reg_read(vm->uc, UC_X86_REG_RIP, &rip);
+    if (vm->ended)
+        return;
+    if (vm->insn_limit) {
+        abi_end(&vm->guest, SBX_INSN_LIMIT,
+                "instruction limit of %" PRIu64 " reached at rip 0x%" PRIx64,
+                vm->max_insns, rip);
+        return;
+    }
+    if (jail_deadline_hit) {
+        abi_end(&vm->guest, SBX_TIMEOUT, "deadline reached");
+        return;
+    }
+    if (vm->have_exc) {
+        fault(vm, vm->exc_vector, 0, vm->exc_rip, vm->exc_cr2);
+        return;
+    }
+    switch (e) {
+    case UC_ERR_OK:
+        on_return(vm, rip);
+        return;
+    case UC_ERR_INSN_INVALID:
+        fault(vm, X86_EXC_UD, 0, rip, 0);
+        return;
+    case UC_ERR_READ_UNMAPPED:
+        on_read_unmapped(vm, rip);
+        return;
+    case UC_ERR_WRITE_UNMAPPED:
+        on_write_unmapped(vm, rip);
+        return;
+    case UC_ERR_FETCH_UNMAPPED:
+    case UC_ERR_FETCH_PROT:
+        on_fetch_unmapped(vm, rip);
+        return;
+    default:
+        abi_end(&vm->guest, SBX_INTERNAL_ERROR,
+                "emulator stopped at rip 0x%" PRIx64 ": %s", rip,
+                uc_strerror(e));
+        return;
+    }
+}
+
+void emu_loop(struct emu_vm *vm)
+{
+    uint64_t rip = 0;
+    uc_err e;
+
+    uc_reg_read(vm->uc, UC_X86_REG_RIP, &rip);
+    if (jail_deadline_hit) {
+        abi_end(&vm->guest, SBX_TIMEOUT, "deadline reached");
+        return;
+    }
+    /* One run: every stop ends the job (hooks continue the guest). */
+    e = uc_emu_start(vm->uc, rip, EMU_NO_EXIT, 0, 0);
+    vm->guest.rep->exits++;
+    settle(vm, e);
+}
