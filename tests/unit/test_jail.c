@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -21,7 +22,7 @@
 #include "../runner/job.h"
 #include "../sandbox/jail.h"
 
-static struct sbx_filter stage1, stage2;
+static struct sbx_filter stage1, stage2, emu1, emu2;
 
 static int setup(void **state)
 {
@@ -29,6 +30,7 @@ static int setup(void **state)
 
     (void)state;
     assert_int_equal(jail_build_filters(&stage1, &stage2, err, sizeof(err)), 0);
+    assert_int_equal(jail_build_emu_filters(&emu1, &emu2, err, sizeof(err)), 0);
     return 0;
 }
 
@@ -37,6 +39,8 @@ static int teardown(void **state)
     (void)state;
     jail_free_filter(&stage1);
     jail_free_filter(&stage2);
+    jail_free_filter(&emu1);
+    jail_free_filter(&emu2);
     return 0;
 }
 
@@ -100,6 +104,36 @@ static void locked_child(void *arg, struct sbx_report *rep)
     finish_ok(rep, "the call was allowed");
 }
 
+enum emu_action { EMU_SOCKET, EMU_EXEC_MMAP, EMU_MALLOC };
+
+/* The emulator's child: lockdown, both emulator stages, then one call. */
+static void emu_child(void *arg, struct sbx_report *rep)
+{
+    enum emu_action a = (enum emu_action)(intptr_t)arg;
+    char err[256];
+
+    if (jail_enter(rep, (int)getppid(), -1, -1, 1 << 20, 0, 5000, err,
+                   sizeof(err)) != 0 ||
+        jail_lock(&emu1) != 0 || jail_lock(&emu2) != 0)
+        _exit(2);
+    switch (a) {
+    case EMU_SOCKET:
+        socket(AF_INET, SOCK_STREAM, 0);
+        break;
+    case EMU_EXEC_MMAP:
+        mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+             0);
+        break;
+    case EMU_MALLOC: /* the JIT's allocations: brk and plain mmap */
+        if (sbrk(4096) != (void *)-1 &&
+            mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) != MAP_FAILED)
+            finish_ok(rep, "allocation allowed");
+        break;
+    }
+    finish_ok(rep, "the call was allowed");
+}
+
 static void run_child(job_child_fn fn, void *arg, uint64_t timeout_ms,
                       struct job_outcome *o)
 {
@@ -109,17 +143,41 @@ static void run_child(job_child_fn fn, void *arg, uint64_t timeout_ms,
     assert_int_equal(job_run(fn, arg, &lim, o, err, sizeof(err)), 0);
 }
 
-static void expect_violation(enum action a, long nr, const char *name)
+static void expect_violation_in(job_child_fn fn, int a, long nr,
+                                const char *name)
 {
     struct job_outcome o;
     char needle[64];
 
-    run_child(locked_child, (void *)(intptr_t)a, 5000, &o);
+    run_child(fn, (void *)(intptr_t)a, 5000, &o);
     assert_int_equal(o.rep->status, SBX_SANDBOX_VIOLATION);
     assert_int_equal(o.signal, SIGSYS);
     assert_int_equal(o.rep->violation_syscall, nr);
     snprintf(needle, sizeof(needle), "syscall %ld (%s)", nr, name);
     assert_non_null(strstr(o.rep->message, needle));
+    job_outcome_release(&o);
+}
+
+static void expect_violation(enum action a, long nr, const char *name)
+{
+    expect_violation_in(locked_child, (int)a, nr, name);
+}
+
+static void test_emu_stage2_kills_socket_and_exec_mappings(void **state)
+{
+    (void)state;
+    expect_violation_in(emu_child, EMU_SOCKET, SYS_socket, "socket");
+    expect_violation_in(emu_child, EMU_EXEC_MMAP, SYS_mmap, "mmap");
+}
+
+static void test_emu_stage2_allows_brk_and_plain_mmap(void **state)
+{
+    struct job_outcome o;
+
+    (void)state;
+    run_child(emu_child, (void *)(intptr_t)EMU_MALLOC, 5000, &o);
+    assert_int_equal(o.rep->status, SBX_OK);
+    assert_string_equal(o.rep->message, "allocation allowed");
     job_outcome_release(&o);
 }
 
@@ -267,6 +325,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stage2_kills_socket_and_names_it),
+        cmocka_unit_test(test_emu_stage2_kills_socket_and_exec_mappings),
+        cmocka_unit_test(test_emu_stage2_allows_brk_and_plain_mmap),
         cmocka_unit_test(test_stage2_kills_open_and_execve),
         cmocka_unit_test(test_stage1_already_forbids_open),
         cmocka_unit_test(test_stage2_allows_kvm_run_only_on_the_vcpu_fd),
