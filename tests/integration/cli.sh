@@ -332,22 +332,32 @@ else
     ok $t
 fi
 
-t=no_usable_kvm_says_so_and_points_at_the_lane
+t=no_usable_kvm_backend_kvm_refuses_auto_falls_back_to_emu
 # Hide /dev/kvm in a private mount namespace (root and util-linux's unshare).
+hidden() {
+    unshare --mount sh -c 'mount -t tmpfs none /dev && exec "$@"' sh "$@" \
+        >"$T/out" 2>"$T/err"
+    rc=$?
+}
 if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
     bad $t "needs root and unshare to hide /dev/kvm"
 else
-    unshare --mount sh -c 'mount -t tmpfs none /dev && exec "$0" run "$1"' \
-        "$TINCAN" "$G/hello_once.bin" >"$T/out" 2>"$T/err"
-    rc=$?
+    hidden "$TINCAN" run --backend kvm "$G/hello_once.bin"
     if [ $rc -ne 125 ]; then
-        bad $t "exit $rc, want 125 ($(cat "$T/err"))"
+        bad $t "--backend kvm: exit $rc, want 125 ($(cat "$T/err"))"
     elif [ -s "$T/out" ] || [ "$(err_lines)" != 1 ]; then
-        bad $t "want no stdout and one stderr line, got: $(cat "$T/out" "$T/err")"
+        bad $t "--backend kvm: want no stdout and one stderr line, got: $(cat "$T/out" "$T/err")"
     elif ! grep -q "^tincan: KVM is not usable (cannot open /dev/kvm: No such file or directory); .*tests/vm/run" "$T/err"; then
-        bad $t "message: $(cat "$T/err")"
+        bad $t "--backend kvm: message: $(cat "$T/err")"
     else
-        ok $t
+        hidden "$TINCAN" run "$G/hello_once.bin"
+        if [ $rc -ne 0 ] || [ "$(cat "$T/out")" != "Hello, World!" ]; then
+            bad $t "auto: exit $rc, stdout '$(cat "$T/out")', stderr '$(cat "$T/err")'"
+        elif [ "$(cat "$T/err")" != "tincan: KVM is not usable here; running on the emulator (--backend emu)" ]; then
+            bad $t "auto: want the one-line notice, got: $(cat "$T/err")"
+        else
+            ok $t
+        fi
     fi
 fi
 
