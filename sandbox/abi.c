@@ -21,9 +21,19 @@ int abi_range_ok(const struct abi_guest *g, uint64_t addr, uint64_t len)
     return len <= g->mem_size - addr;
 }
 
+/* The first end is final: an emulator may report more events from the
+ * same translated block after the guest has already ended the job. */
+static int ended(const struct abi_guest *g)
+{
+    return __atomic_load_n(&g->rep->done, __ATOMIC_ACQUIRE) != 0;
+}
+
 int abi_end(struct abi_guest *g, enum sbx_status st, const char *fmt, ...)
 {
     va_list ap;
+
+    if (ended(g))
+        return ABI_END;
 
     va_start(ap, fmt);
     vsnprintf(g->rep->message, sizeof(g->rep->message), fmt, ap);
@@ -103,6 +113,8 @@ static int bulk_write(struct abi_guest *g, unsigned size, uint32_t count,
 int abi_out(struct abi_guest *g, uint16_t port, unsigned size, uint32_t count,
             const uint8_t *data)
 {
+    if (ended(g))
+        return ABI_END;
     switch (port) {
     case TINCAN_PORT_OUTPUT:
         return emit(g, data, (uint64_t)size * count);
@@ -121,11 +133,15 @@ int abi_out(struct abi_guest *g, uint16_t port, unsigned size, uint32_t count,
 
 int abi_in(struct abi_guest *g, uint16_t port, unsigned size, uint32_t count)
 {
+    if (ended(g))
+        return ABI_END;
     return unhandled(g, port, 0, size, count, NULL);
 }
 
 int abi_mmio(struct abi_guest *g, uint64_t addr, unsigned size, int write)
 {
+    if (ended(g))
+        return ABI_END;
     g->rep->mmio.address = addr;
     g->rep->mmio.size = size;
     g->rep->mmio.write = (uint8_t)write;
@@ -140,6 +156,8 @@ int abi_mmio(struct abi_guest *g, uint64_t addr, unsigned size, int write)
 
 int abi_halt(struct abi_guest *g)
 {
+    if (ended(g))
+        return ABI_END;
     g->rep->exit_code = 0;
     return abi_end(g, SBX_OK, "halted");
 }
@@ -153,6 +171,8 @@ int abi_fault_at(struct abi_guest *g, unsigned vector, uint64_t error_code,
 {
     struct sbx_report *r = g->rep;
 
+    if (ended(g))
+        return ABI_END;
     r->fault.vector = vector;
     r->fault.has_error_code = (uint32_t)boot_vector_has_error_code(vector);
     snprintf(r->fault.name, sizeof(r->fault.name), "%s",

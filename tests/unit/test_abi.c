@@ -130,6 +130,7 @@ static void test_bulk_write_copies_the_range_in_one_go(void **state)
 
 static void bulk_refused(struct fixture *f, uint32_t at, const char *needle)
 {
+    f->rep->done = 0; /* a fresh job for each case: the first end is final */
     assert_int_equal(bulk(f, at), ABI_END);
     assert_int_equal(f->rep->status, SBX_UNHANDLED_IO);
     assert_int_equal(f->rep->io.port, TINCAN_PORT_WRITE);
@@ -189,6 +190,7 @@ static void test_other_ports_and_in_are_unhandled(void **state)
     assert_int_equal(f->rep->io.out, 1);
     assert_int_equal(f->rep->io.size, 2);
     assert_string_equal(f->rep->message, "OUT of 2 bytes to port 0x80");
+    f->rep->done = 0; /* a fresh job: the first end is final */
     assert_int_equal(abi_in(&f->g, TINCAN_PORT_OUTPUT, 1, 1), ABI_END);
     assert_int_equal(f->rep->io.out, 0);
     assert_string_equal(f->rep->message, "IN of 1 byte from port 0x10");
@@ -241,6 +243,24 @@ static void test_mmio_reports_address_size_and_direction(void **state)
                         "memory [0x1000, 0x100000)");
 }
 
+static void test_nothing_changes_after_the_job_has_ended(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t code = 42;
+
+    assert_int_equal(abi_out(&f->g, TINCAN_PORT_EXIT, 1, 1, &code), ABI_END);
+    assert_int_equal(
+        abi_out(&f->g, TINCAN_PORT_OUTPUT, 1, 1, (const uint8_t *)"x"),
+        ABI_END);
+    assert_int_equal(abi_mmio(&f->g, 0xC0000000, 4, 1), ABI_END);
+    assert_int_equal(abi_in(&f->g, 0x10, 1, 1), ABI_END);
+    assert_int_equal(abi_halt(&f->g), ABI_END);
+    assert_int_equal(f->rep->status, SBX_OK);
+    assert_int_equal(f->rep->exit_code, 42);
+    assert_int_equal(f->rep->out_len, 0);
+    assert_string_equal(f->rep->message, "exited with code 42");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -257,6 +277,7 @@ int main(void)
         T(test_fault_report_reads_the_stub_frame),
         T(test_fault_port_from_guest_code_is_refused),
         T(test_mmio_reports_address_size_and_direction),
+        T(test_nothing_changes_after_the_job_has_ended),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
