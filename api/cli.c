@@ -6,11 +6,13 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../runner/codec.h"
@@ -69,7 +71,9 @@ static const char usage_text[] =
     "  --max-fetch SIZE     refuse bodies larger than this (default 16M)\n"
     "  --cacert FILE        CA certificates to verify TLS with (always on)\n"
     "  --allow-file-urls    also accept file:// URLs (never via redirects)\n"
-    "  --cache DIR          keep fetches in DIR by SHA-256; with --sha256 a\n"
+    "  --cache              keep fetches in $XDG_CACHE_HOME/tincan (or\n"
+    "                       ~/.cache/tincan), like --cache-dir\n"
+    "  --cache-dir DIR      keep fetches in DIR by SHA-256; with --sha256 a\n"
     "                       cached copy is used without any network access\n"
     "At most 5 redirects, each to http or https only.\n"
     "\n"
@@ -224,9 +228,42 @@ enum {
     OPT_CACERT,
     OPT_ALLOW_FILE_URLS,
     OPT_CACHE,
+    OPT_CACHE_DIR,
     OPT_BACKEND,
     OPT_MAX_INSNS
 };
+
+/*
+ * The persistent fetch cache's default home: $XDG_CACHE_HOME/tincan, or
+ * ~/.cache/tincan, creating the parent when it is missing (the cache itself
+ * creates its own directory).
+ */
+static int default_cache_dir(char *buf, size_t len, char *err, size_t errlen)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char parent[PATH_MAX];
+
+    if (xdg && xdg[0] == '/')
+        snprintf(parent, sizeof(parent), "%s", xdg);
+    else if (home && home[0] == '/')
+        snprintf(parent, sizeof(parent), "%s/.cache", home);
+    else {
+        snprintf(err, errlen,
+                 "neither XDG_CACHE_HOME nor HOME is an "
+                 "absolute path; use --cache-dir DIR");
+        return -EINVAL;
+    }
+    if (mkdir(parent, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %.200s: %s", parent,
+                 strerror(errno));
+        return -errno;
+    }
+    if ((size_t)snprintf(buf, len, "%s/tincan", parent) >= len) {
+        snprintf(err, errlen, "the cache path is too long");
+        return -ENAMETOOLONG;
+    }
+    return 0;
+}
 
 /* FILE, "-" or a URL, as the source it names. */
 static struct tc_source source_of(const char *arg)
@@ -269,7 +306,8 @@ static int cmd_run(int argc, char **argv)
         {"max-fetch", required_argument, NULL, OPT_MAX_FETCH},
         {"cacert", required_argument, NULL, OPT_CACERT},
         {"allow-file-urls", no_argument, NULL, OPT_ALLOW_FILE_URLS},
-        {"cache", required_argument, NULL, OPT_CACHE},
+        {"cache", no_argument, NULL, OPT_CACHE},
+        {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
         {"backend", required_argument, NULL, OPT_BACKEND},
         {"max-insns", required_argument, NULL, OPT_MAX_INSNS},
         {"help", no_argument, NULL, 'h'},
@@ -277,6 +315,7 @@ static int cmd_run(int argc, char **argv)
     };
     const char *input_arg = NULL, *hex = NULL, *b64 = NULL, *sha256 = NULL;
     char err[512];
+    char cache_dir[PATH_MAX];
     uint8_t digest[PCACHE_DIGEST_LEN];
     int json = 0, c, rc = EXIT_USAGE;
     void *code = NULL, *input = NULL;
@@ -361,6 +400,12 @@ static int cmd_run(int argc, char **argv)
             fetch.allow_file_urls = 1;
             break;
         case OPT_CACHE:
+            if (default_cache_dir(cache_dir, sizeof(cache_dir), err,
+                                  sizeof(err)))
+                return usage_error("--cache: %s", err);
+            fetch.cache_dir = cache_dir;
+            break;
+        case OPT_CACHE_DIR:
             fetch.cache_dir = optarg;
             break;
         case OPT_JSON:

@@ -225,6 +225,26 @@ else
     ok $t
 fi
 
+t=cache_without_a_dir_lives_under_xdg_cache_home
+before=$(requests_of /files/exit42.bin)
+exit42_sha=$(sha256sum "$G/exit42.bin" | cut -c1-64)
+XDG_CACHE_HOME="$T/xdg" "$TINCAN" run --cache --sha256 "$exit42_sha" \
+    "$BASE/files/exit42.bin" >"$T/out" 2>"$T/err"
+rc1=$?
+XDG_CACHE_HOME="$T/xdg" "$TINCAN" run --cache --sha256 "$exit42_sha" \
+    "$BASE/files/exit42.bin" >"$T/out" 2>"$T/err"
+rc=$?
+after=$(requests_of /files/exit42.bin)
+if [ $rc1 -ne 42 ] || [ $rc -ne 42 ]; then
+    bad $t "exits $rc1 and $rc, want 42 twice; stderr: $(cat "$T/err")"
+elif [ $((after - before)) -ne 1 ]; then
+    bad $t "the server saw $((after - before)) requests for two runs, want 1"
+elif ! cmp -s "$T/xdg/tincan/$exit42_sha" "$G/exit42.bin"; then
+    bad $t "no cache entry $T/xdg/tincan/$exit42_sha"
+else
+    ok $t
+fi
+
 t=url_404_says_the_status
 run run "$BASE/files/no-such.bin"
 if [ $rc -ne 125 ] || [ "$(cat "$T/err")" != "tincan: fetching $BASE/files/no-such.bin: HTTP status 404" ]; then
@@ -236,9 +256,9 @@ fi
 t=cache_dir_serves_a_pinned_url_on_the_second_run
 before=$(requests_of /files/exit42.bin)
 exit42_sha=$(sha256sum "$G/exit42.bin" | cut -c1-64)
-run run --cache "$T/cache" --sha256 "$exit42_sha" "$BASE/files/exit42.bin"
+run run --cache-dir "$T/cache" --sha256 "$exit42_sha" "$BASE/files/exit42.bin"
 rc1=$rc
-run run --cache "$T/cache" --sha256 "$exit42_sha" "$BASE/files/exit42.bin"
+run run --cache-dir "$T/cache" --sha256 "$exit42_sha" "$BASE/files/exit42.bin"
 after=$(requests_of /files/exit42.bin)
 if [ $rc1 -ne 42 ] || [ $rc -ne 42 ]; then
     bad $t "exits $rc1 and $rc, want 42 twice; stderr: $(cat "$T/err")"
