@@ -163,9 +163,6 @@ static int check_job(const struct tc_job *job, struct sbx_job *sj,
         return refuse(res, -EINVAL, "%s", "code is NULL but code_len is not");
     if (!job->input && job->input_len)
         return refuse(res, -EINVAL, "%s", "input is NULL but input_len is not");
-    if (job->mem_size % TINCAN_NULL_PAGE_END)
-        return refuse(res, -EINVAL, "%s",
-                      "guest memory must be a multiple of 4 KiB");
     if (job->timeout_ms == 0 || job->timeout_ms > TC_MAX_TIMEOUT_MS)
         return refuse(res, -EINVAL, "%s",
                       "the timeout must be between 1 ms and 24 h");
