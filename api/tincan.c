@@ -202,6 +202,7 @@ static void fill(struct tc_result *res, const struct job_outcome *o)
     res->exit_code = r->exit_code;
     res->exits = r->exits;
     res->wall_us = o->wall_us;
+    res->peak_rss_kib = o->peak_rss_kib;
     /* The child wrote these: never trust them to be terminated. */
     snprintf(res->message, sizeof(res->message), "%.*s",
              (int)sizeof(r->message), r->message);

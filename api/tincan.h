@@ -94,6 +94,7 @@ struct tc_result {
     unsigned char *output; /* output_len bytes (NULL when empty) */
     size_t output_len;
     uint64_t wall_us;             /* fork to reap */
+    uint64_t peak_rss_kib;        /* the job's child: peak resident KiB */
     uint64_t exits;               /* VM exits */
     const char *backend;          /* "kvm" or "emu": what ran the job */
     char message[TC_MESSAGE_MAX]; /* one line saying what happened */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -44,10 +45,16 @@ static int wait_until(int pidfd, uint64_t deadline_us)
     }
 }
 
-static void reap(pid_t pid, int *wstatus)
+/* Reap the child; its peak RSS in KiB into *maxrss_kib (0 if unknown). */
+static void reap(pid_t pid, int *wstatus, uint64_t *maxrss_kib)
 {
-    while (waitpid(pid, wstatus, 0) < 0 && errno == EINTR)
+    struct rusage ru;
+
+    memset(&ru, 0, sizeof(ru));
+    while (wait4(pid, wstatus, 0, &ru) < 0 && errno == EINTR)
         ;
+    /* ru_maxrss is in KiB on Linux (getrusage(2)). */
+    *maxrss_kib = ru.ru_maxrss > 0 ? (uint64_t)ru.ru_maxrss : 0;
 }
 
 /* Decide the status when the child did not write a final one. */
@@ -120,7 +127,7 @@ int job_run(job_child_fn fn, void *arg, const struct job_limits *lim,
     if (pidfd < 0) {
         int e = errno;
         kill(pid, SIGKILL);
-        reap(pid, &wstatus);
+        reap(pid, &wstatus, &out->peak_rss_kib);
         snprintf(err, errlen, "pidfd_open: %s (tincan needs Linux 5.3+)",
                  strerror(e));
         job_outcome_release(out);
@@ -130,7 +137,7 @@ int job_run(job_child_fn fn, void *arg, const struct job_limits *lim,
         kill(pid, SIGKILL);
         out->killed = 1;
     }
-    reap(pid, &wstatus);
+    reap(pid, &wstatus, &out->peak_rss_kib);
     out->wall_us = now_us() - start;
     if (pidfd >= 0)
         close(pidfd);

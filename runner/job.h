@@ -30,8 +30,9 @@ struct job_outcome {
     struct sbx_report *rep; /* shared mapping; job_outcome_release() */
     size_t rep_size;
     uint64_t wall_us;
-    int killed; /* the backstop SIGKILLed the child */
-    int signal; /* the signal that ended the child, or 0 */
+    uint64_t peak_rss_kib; /* the child's peak resident set */
+    int killed;            /* the backstop SIGKILLed the child */
+    int signal;            /* the signal that ended the child, or 0 */
 };
 
 /*

@@ -455,6 +455,60 @@ static void test_code_larger_than_memory_is_refused_naming_mem(void **state)
     tc_result_free(&r);
 }
 
+/* ---- the SDK guests the benchmark uses, and the child's peak RSS ----------
+ */
+
+static void test_hello_sdk_prints_hello_world_in_two_exits(void **state)
+{
+    struct tc_result r;
+
+    (void)state;
+    th_run_guest("hello_sdk", 0, &r);
+    assert_ok(&r, 0);
+    assert_output(&r, hello_line, HELLO_LEN);
+    /* One bulk write and the exit port (crt0's flush has nothing to send);
+     * the emulator also counts its final stop. */
+    assert_int_equal(r.exits, th_on_emu() ? 3 : 2);
+    tc_result_free(&r);
+}
+
+static void test_spew_writes_n_pattern_bytes_in_one_exit_per_mib(void **state)
+{
+    static const char n[] = "3000000";
+    struct tc_result r;
+
+    (void)state;
+    th_run_guest_full("spew", n, strlen(n), 0, 0, 4ULL << 20, &r);
+    assert_ok(&r, 0);
+    assert_int_equal(r.output_len, 3000000);
+    th_assert_pattern(r.output, r.output_len);
+    /* Three bulk writes (1 MiB, 1 MiB, the rest) and the exit port. */
+    assert_int_equal(r.exits, th_on_emu() ? 5 : 4);
+    tc_result_free(&r);
+}
+
+static void test_peak_rss_grows_with_guest_memory_touched(void **state)
+{
+    struct tc_result small, big;
+
+    (void)state;
+    th_run_guest("hello_once", 0, &small);
+    assert_ok(&small, 0);
+    th_run_guest("touch8m", 0, &big);
+    assert_ok(&big, 0);
+    /* Both children report a peak; touching 8 MiB of guest memory (2048
+     * pages) adds at least that much to it. */
+    assert_true(small.peak_rss_kib > 0);
+    if (big.peak_rss_kib < small.peak_rss_kib + 8192)
+        print_error("peak RSS %llu KiB after touching 8 MiB, %llu KiB for "
+                    "hello_once\n",
+                    (unsigned long long)big.peak_rss_kib,
+                    (unsigned long long)small.peak_rss_kib);
+    assert_true(big.peak_rss_kib >= small.peak_rss_kib + 8192);
+    tc_result_free(&small);
+    tc_result_free(&big);
+}
+
 int main(void)
 {
     th_test_setup();
@@ -487,6 +541,9 @@ int main(void)
         cmocka_unit_test(test_empty_code_is_refused_einval),
         cmocka_unit_test(test_mem_not_multiple_of_4k_is_refused_einval),
         cmocka_unit_test(test_code_larger_than_memory_is_refused_naming_mem),
+        cmocka_unit_test(test_hello_sdk_prints_hello_world_in_two_exits),
+        cmocka_unit_test(test_spew_writes_n_pattern_bytes_in_one_exit_per_mib),
+        cmocka_unit_test(test_peak_rss_grows_with_guest_memory_touched),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
