@@ -30,6 +30,10 @@ LIB_SRCS := sandbox/boot.c sandbox/abi.c sandbox/jail.c sandbox/kvm.c \
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libtincan.a
 CLI := $(BUILD)/tincan
+# The CLI's own modules (not the C API): linked into the CLI and the tests.
+CLI_SRCS := api/report.c api/jobspec.c
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+CLI_LIB := $(BUILD)/obj/libtincan-cli.a
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 INT_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard tests/integration/test_*.c))
@@ -49,12 +53,17 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(CLI): $(BUILD)/obj/api/cli.o $(LIB)
+$(CLI_LIB): $(CLI_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(CLI): $(BUILD)/obj/api/cli.o $(CLI_LIB) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_HDRS)
+$(BUILD)/tests/%: tests/unit/%.c $(CLI_LIB) $(LIB) $(TEST_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(CLI_LIB) $(LIB) $(LDFLAGS) $(LDLIBS) \
+		-lcmocka
 
 $(BUILD)/tests/%: tests/integration/%.c $(LIB) $(TEST_HDRS)
 	@mkdir -p $(@D)

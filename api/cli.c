@@ -15,25 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../runner/codec.h"
 #include "../runner/payload.h"
 #include "../runner/pcache.h"
 #include "../runner/units.h"
+#include "report.h"
 #include "tincan.h"
-
-/* Exit codes for statuses other than ok (ok: the guest's code & 0xff). */
-enum {
-    EXIT_INSN_LIMIT = 116,
-    EXIT_OUTPUT_LIMIT = 117,
-    EXIT_FAULT = 118,
-    EXIT_UNHANDLED_IO = 119,
-    EXIT_MMIO = 120,
-    EXIT_SHUTDOWN = 121,
-    EXIT_SANDBOX_VIOLATION = 122,
-    EXIT_INTERNAL_ERROR = 123,
-    EXIT_TIMEOUT = 124,
-    EXIT_USAGE = 125, /* bad usage or input, or KVM not usable */
-};
 
 static const char usage_text[] =
     "usage: tincan run [options] FILE|-|URL\n"
@@ -97,103 +83,25 @@ usage_error(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputs("\n", stderr);
-    return EXIT_USAGE;
-}
-
-static int exit_code_for(const struct tc_result *r)
-{
-    static const int codes[TC_STATUS_COUNT] = {
-        [TC_TIMEOUT] = EXIT_TIMEOUT,
-        [TC_OUTPUT_LIMIT] = EXIT_OUTPUT_LIMIT,
-        [TC_FAULT] = EXIT_FAULT,
-        [TC_UNHANDLED_IO] = EXIT_UNHANDLED_IO,
-        [TC_MMIO] = EXIT_MMIO,
-        [TC_SHUTDOWN] = EXIT_SHUTDOWN,
-        [TC_SANDBOX_VIOLATION] = EXIT_SANDBOX_VIOLATION,
-        [TC_INTERNAL_ERROR] = EXIT_INTERNAL_ERROR,
-        [TC_INSN_LIMIT] = EXIT_INSN_LIMIT,
-    };
-
-    if (r->status == TC_OK)
-        return (int)(r->exit_code & 0xff);
-    if ((unsigned)r->status < TC_STATUS_COUNT)
-        return codes[r->status];
-    return EXIT_INTERNAL_ERROR;
-}
-
-static json_t *hex_str(uint64_t v)
-{
-    char buf[24];
-
-    snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
-    return json_string(buf);
+    return REPORT_EXIT_USAGE;
 }
 
 static int print_json(const struct tc_result *r)
 {
-    json_t *o = json_object();
-    json_t *text = r->output_len
-                       ? json_stringn((const char *)r->output, r->output_len)
-                       : json_string("");
-    char *b64 = codec_b64_encode(r->output ? r->output : (const uint8_t *)"",
-                                 r->output_len);
+    json_t *o = report_json(r);
     int rc;
 
-    if (!o || !b64) {
-        free(b64);
-        json_decref(o);
-        json_decref(text);
+    if (!o) {
         fputs("tincan: out of memory while printing JSON\n", stderr);
-        return EXIT_INTERNAL_ERROR;
-    }
-    json_object_set_new(o, "status", json_string(tc_status_name(r->status)));
-    json_object_set_new(o, "exit_code", json_integer((json_int_t)r->exit_code));
-    /* json_stringn() refuses bytes that are not UTF-8: then null. */
-    json_object_set_new(o, "output", text ? text : json_null());
-    json_object_set_new(o, "output_b64", json_string(b64));
-    json_object_set_new(o, "output_bytes",
-                        json_integer((json_int_t)r->output_len));
-    json_object_set_new(o, "exits", json_integer((json_int_t)r->exits));
-    json_object_set_new(o, "wall_us", json_integer((json_int_t)r->wall_us));
-    json_object_set_new(o, "backend", json_string(r->backend));
-    json_object_set_new(o, "message", json_string(r->message));
-    if (r->status == TC_FAULT) {
-        json_t *f = json_object();
-        json_object_set_new(f, "vector", json_integer(r->fault.vector));
-        json_object_set_new(f, "name", json_string(r->fault.name));
-        json_object_set_new(f, "error_code",
-                            r->fault.has_error_code
-                                ? hex_str(r->fault.error_code)
-                                : json_null());
-        json_object_set_new(f, "rip", hex_str(r->fault.rip));
-        json_object_set_new(f, "cr2",
-                            r->fault.vector == 14 ? hex_str(r->fault.cr2)
-                                                  : json_null());
-        json_object_set_new(o, "fault", f);
-    } else if (r->status == TC_UNHANDLED_IO) {
-        json_t *io = json_object();
-        json_object_set_new(io, "port", hex_str(r->io.port));
-        json_object_set_new(io, "direction",
-                            json_string(r->io.out ? "out" : "in"));
-        json_object_set_new(io, "size", json_integer(r->io.size));
-        json_object_set_new(o, "io", io);
-    } else if (r->status == TC_MMIO) {
-        json_t *m = json_object();
-        json_object_set_new(m, "address", hex_str(r->mmio.address));
-        json_object_set_new(m, "write", json_boolean(r->mmio.write));
-        json_object_set_new(m, "size", json_integer(r->mmio.size));
-        json_object_set_new(o, "mmio", m);
-    } else if (r->status == TC_SANDBOX_VIOLATION) {
-        json_object_set_new(o, "syscall", json_integer(r->violation_syscall));
+        return REPORT_EXIT_INTERNAL_ERROR;
     }
     rc = json_dumpf(o, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
-    free(b64);
     json_decref(o);
     if (rc != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
         fputs("tincan: cannot write the result to stdout\n", stderr);
-        return EXIT_INTERNAL_ERROR;
+        return REPORT_EXIT_INTERNAL_ERROR;
     }
-    return exit_code_for(r);
+    return report_exit_code(r);
 }
 
 static int print_plain(const struct tc_result *r)
@@ -201,16 +109,16 @@ static int print_plain(const struct tc_result *r)
     if (r->output_len &&
         fwrite(r->output, 1, r->output_len, stdout) != r->output_len) {
         fputs("tincan: cannot write the output to stdout\n", stderr);
-        return EXIT_INTERNAL_ERROR;
+        return REPORT_EXIT_INTERNAL_ERROR;
     }
     if (fflush(stdout) != 0) {
         fputs("tincan: cannot write the output to stdout\n", stderr);
-        return EXIT_INTERNAL_ERROR;
+        return REPORT_EXIT_INTERNAL_ERROR;
     }
     if (r->status != TC_OK)
         fprintf(stderr, "tincan: %s: %s\n", tc_status_name(r->status),
                 r->message);
-    return exit_code_for(r);
+    return report_exit_code(r);
 }
 
 enum {
@@ -317,7 +225,7 @@ static int cmd_run(int argc, char **argv)
     char err[512];
     char cache_dir[PATH_MAX];
     uint8_t digest[PCACHE_DIGEST_LEN];
-    int json = 0, c, rc = EXIT_USAGE;
+    int json = 0, c, rc = REPORT_EXIT_USAGE;
     void *code = NULL, *input = NULL;
     size_t code_len = 0, input_len = 0;
     struct tc_source code_src, input_src;

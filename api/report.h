@@ -1,0 +1,38 @@
+/*
+ * report.h - a job's result as the JSON object `tincan run --json` prints
+ * (and each line of `tincan batch` carries), and the mapping from a status
+ * to the CLI's exit code. Shared by every front end that reports results.
+ */
+#ifndef API_REPORT_H
+#define API_REPORT_H
+
+#include <jansson.h>
+
+#include "tincan.h"
+
+/* Exit codes for statuses other than ok (ok: the guest's code & 0xff). */
+enum {
+    REPORT_EXIT_INSN_LIMIT = 116,
+    REPORT_EXIT_OUTPUT_LIMIT = 117,
+    REPORT_EXIT_FAULT = 118,
+    REPORT_EXIT_UNHANDLED_IO = 119,
+    REPORT_EXIT_MMIO = 120,
+    REPORT_EXIT_SHUTDOWN = 121,
+    REPORT_EXIT_SANDBOX_VIOLATION = 122,
+    REPORT_EXIT_INTERNAL_ERROR = 123,
+    REPORT_EXIT_TIMEOUT = 124,
+    REPORT_EXIT_USAGE = 125, /* bad usage or input, or KVM not usable */
+};
+
+/* The CLI exit code for r: the guest's exit code & 0xff for ok, else the
+ * status's code above (internal_error for a status out of range). */
+int report_exit_code(const struct tc_result *r);
+
+/*
+ * r as a new JSON object: status, exit_code, output (text, or null when not
+ * UTF-8), output_b64, output_bytes, exits, wall_us, backend, message, and
+ * fault / io / mmio / syscall for those statuses. NULL when out of memory.
+ */
+json_t *report_json(const struct tc_result *r);
+
+#endif
