@@ -119,6 +119,8 @@ json_t *report_json(const struct tc_result *r)
             json_object_set_new(o, "exits", json_integer((json_int_t)r->exits));
         bad |= json_object_set_new(o, "wall_us",
                                    json_integer((json_int_t)r->wall_us));
+        bad |= json_object_set_new(o, "peak_rss_kib",
+                                   json_integer((json_int_t)r->peak_rss_kib));
         bad |= json_object_set_new(o, "backend", text_or_null(r->backend));
         bad |= json_object_set_new(o, "message", text_or_null(r->message));
         bad |= add_details(o, r);

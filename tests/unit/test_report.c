@@ -68,12 +68,13 @@ static void test_ok_json_has_text_and_bytes(void **state)
     r.exit_code = 7;
     r.exits = 4;
     r.wall_us = 1234;
+    r.peak_rss_kib = 2048;
     strcpy(r.message, "exit code 7");
-    json_is(
-        report_json(&r),
-        "{\"status\":\"ok\",\"exit_code\":7,\"output\":\"hi\\n\","
-        "\"output_b64\":\"aGkK\",\"output_bytes\":3,\"exits\":4,"
-        "\"wall_us\":1234,\"backend\":\"emu\",\"message\":\"exit code 7\"}");
+    json_is(report_json(&r),
+            "{\"status\":\"ok\",\"exit_code\":7,\"output\":\"hi\\n\","
+            "\"output_b64\":\"aGkK\",\"output_bytes\":3,\"exits\":4,"
+            "\"wall_us\":1234,\"peak_rss_kib\":2048,\"backend\":\"emu\","
+            "\"message\":\"exit code 7\"}");
 }
 
 static void test_output_that_is_not_utf8_is_null_text(void **state)
@@ -87,7 +88,8 @@ static void test_output_that_is_not_utf8_is_null_text(void **state)
     json_is(report_json(&r),
             "{\"status\":\"timeout\",\"exit_code\":0,\"output\":null,"
             "\"output_b64\":\"//4=\",\"output_bytes\":2,\"exits\":0,"
-            "\"wall_us\":0,\"backend\":\"emu\",\"message\":\"\"}");
+            "\"wall_us\":0,\"peak_rss_kib\":0,\"backend\":\"emu\",\"message\":"
+            "\"\"}");
 }
 
 static void test_details_follow_the_status(void **state)
@@ -105,6 +107,7 @@ static void test_details_follow_the_status(void **state)
     json_is(report_json(&r),
             "{\"status\":\"fault\",\"exit_code\":0,\"output\":\"\","
             "\"output_b64\":\"\",\"output_bytes\":0,\"exits\":0,\"wall_us\":0,"
+            "\"peak_rss_kib\":0,"
             "\"backend\":\"emu\",\"message\":\"\",\"fault\":{\"vector\":14,"
             "\"name\":\"#PF\",\"error_code\":\"0x2\",\"rip\":\"0x10003\","
             "\"cr2\":\"0x0\"}}");
