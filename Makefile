@@ -3,6 +3,7 @@
 #   make test         unit tests here; integration tests on /dev/kvm when it
 #                     is usable, else in the KVM lane (LANE=1 forces the lane)
 #   make sanitize     the same suite built with ASan + UBSan
+#   make bench        the benchmark: build/bench.json and a table (not a test)
 #   make format-check clang-format over every C file
 #   make deps         install the Debian packages the build and tests need
 
@@ -40,7 +41,7 @@ INT_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard tests/
 TEST_HDRS := $(wildcard tests/*.h)
 
 .PHONY: all test test-unit test-integration sanitize fuzz format \
-	format-check deps clean
+	format-check deps clean bench
 all: $(CLI) $(LIB) guests
 
 include guests/guests.mk
@@ -78,6 +79,15 @@ test-unit: all $(UNIT_TESTS) $(INT_TESTS)
 
 test-integration: all $(INT_TESTS)
 	@BUILD=$(BUILD) LANE=$(LANE) tests/run-integration-anywhere
+
+# The benchmark (issue 7): not part of make test. emu here, kvm in the lane
+# (or here, where /dev/kvm has VMX/SVM); BENCH=emu or BENCH=kvm picks one.
+BENCH_BIN := $(BUILD)/bench/bench
+$(BENCH_BIN): tests/bench/bench.c $(LIB) guests/examples/sha256.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+bench: all $(BENCH_BIN)
+	@BUILD=$(BUILD) BENCH=$(BENCH) tests/bench/run
 
 sanitize:
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
