@@ -41,6 +41,7 @@
 
 /* The figures, in the order they are printed. */
 enum fig {
+    F_FORK_P50,
     F_JOB_P50,
     F_JOB_P99,
     F_JPS_J1,
@@ -59,6 +60,7 @@ enum fig {
 };
 
 static const char *const fig_name[F_COUNT] = {
+    [F_FORK_P50] = "fork_wait_p50_us",
     [F_JOB_P50] = "job_p50_us",
     [F_JOB_P99] = "job_p99_us",
     [F_JPS_J1] = "jobs_per_s_j1",
@@ -192,6 +194,26 @@ static uint64_t percentile(const uint64_t *sorted, size_t n, unsigned p)
     size_t rank = (n * p + 99) / 100;
 
     return sorted[rank ? rank - 1 : 0];
+}
+
+/* The floor under every job: fork a child that exits at once, and reap it. */
+static void round_fork(const struct opts *o, unsigned r, uint64_t *lat)
+{
+    for (unsigned i = 0; i < o->jobs; i++) {
+        uint64_t s = now_us();
+        pid_t pid = fork();
+        int st;
+
+        if (pid < 0)
+            die("fork: %s", strerror(errno));
+        if (pid == 0)
+            _exit(0);
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        lat[i] = now_us() - s;
+    }
+    qsort(lat, o->jobs, sizeof(*lat), cmp_u64);
+    samples[F_FORK_P50][r] = (double)percentile(lat, o->jobs, 50);
 }
 
 /* N hello jobs one after another: latency percentiles, j1 throughput and
@@ -489,6 +511,7 @@ int main(int argc, char **argv)
     uint64_t jobs_done = 0;
 
     for (unsigned r = 0; r < o.rounds; r++) {
+        round_fork(&o, r, lat);
         round_sequential(&o, &once, r, lat);
         round_parallel(&o, &once, r, nthreads);
         round_exits(&o, &sdk, &once, r);
