@@ -22,10 +22,10 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 CFLAGS ?=
 override CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
-LDLIBS := -lseccomp -lcap -ljansson -lcurl -lcrypto -lunicorn -lpthread
+LDLIBS := -lseccomp -lcap -ljansson -lcurl -lcrypto -ldl -lpthread
 
 LIB_SRCS := sandbox/boot.c sandbox/abi.c sandbox/jail.c sandbox/kvm.c \
-	sandbox/emu.c \
+	sandbox/emu.c sandbox/ucdl.c \
 	sandbox/sandbox.c runner/job.c runner/units.c runner/codec.c \
 	runner/payload.c runner/pcache.c runner/cgroup.c runner/image.c api/tincan.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)

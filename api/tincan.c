@@ -250,6 +250,11 @@ static int pick_backend(const struct tc_job *job, struct sbx_job *sj,
         return refuse(res, -EINVAL, "unknown backend %d", job->backend);
     }
     res->backend = sj->backend == SBX_BACKEND_KVM ? "kvm" : "emu";
+    if (sj->backend == SBX_BACKEND_EMU) {
+        char err[SBX_MESSAGE_MAX];
+        if (sbx_emu_load(err, sizeof(err)) != 0)
+            return refuse(res, -ENODEV, "%s", err);
+    }
     return 0;
 }
 

@@ -6,8 +6,8 @@
  * machine (or, without KVM, a Unicorn emulator of the same machine), and fills
  * a result: a status, the guest's output and exit code, and details for faults
  * and stray accesses. The guest ABI is described in guests/ABI.md. Link with
- * libtincan.a and -lseccomp -lcap -ljansson -lcurl -lcrypto -lunicorn
- * -lpthread.
+ * libtincan.a and -lseccomp -lcap -ljansson -lcurl -lcrypto -ldl
+ * -lpthread. The emulator backend loads libunicorn.so.2 when first used.
  *
  * tc_load() turns a source (a file, stdin, hex, base64 or a URL, optionally
  * pinned to a SHA-256) into the bytes for job.code or job.input; URLs are

@@ -12,6 +12,7 @@
 
 #include "boot.h"
 #include "emu.h"
+#include "ucdl.h"
 #include "jail.h"
 #include "kvm.h"
 
@@ -148,4 +149,9 @@ void sbx_child_main(const struct sbx_host *host, const struct sbx_job *job,
         run_emu(host, job, rep);
     }
     child_fail(rep, "unknown backend");
+}
+
+int sbx_emu_load(char *err, size_t errlen)
+{
+    return ucdl_load(err, errlen);
 }

@@ -132,6 +132,13 @@ size_t sbx_report_size(uint64_t out_cap);
 void sbx_child_main(const struct sbx_host *host, const struct sbx_job *job,
                     struct sbx_report *rep) __attribute__((noreturn));
 
+/*
+ * Make the emulator backend ready in this (parent) process: load Unicorn,
+ * once. Call before the first emulator job is forked. Returns 0, or -ENOENT
+ * with one line in err when libunicorn is missing.
+ */
+int sbx_emu_load(char *err, size_t errlen);
+
 /* Human name of a status ("ok", "timeout", ...). */
 const char *sbx_status_name(enum sbx_status st);
 

@@ -381,5 +381,34 @@ else
     fi
 fi
 
+t=without_libunicorn_emu_refuses_in_one_line_and_kvm_runs
+# Hide libunicorn behind /dev/null in a private mount namespace: KVM jobs
+# never load it, and the emulator says what is missing.
+LIBUC=$(ldconfig -p 2>/dev/null | awk '/libunicorn\.so\.2 / { print $NF; exit }')
+no_unicorn() {
+    unshare --mount sh -c 'mount --bind /dev/null "$1" && shift && exec "$@"' \
+        sh "$LIBUC" "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+}
+if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null || [ -z "$LIBUC" ]; then
+    bad $t "needs root, unshare and libunicorn.so.2 in ldconfig's cache"
+else
+    no_unicorn "$TINCAN" run --backend emu "$G/hello_once.bin"
+    if [ $rc -ne 125 ]; then
+        bad $t "--backend emu: exit $rc, want 125 ($(cat "$T/err"))"
+    elif [ -s "$T/out" ] || [ "$(err_lines)" != 1 ]; then
+        bad $t "--backend emu: want no stdout and one stderr line, got: $(cat "$T/out" "$T/err")"
+    elif ! grep -q "^tincan: the emulator backend needs libunicorn.so.2 (Debian package libunicorn2; make deps installs it): " "$T/err"; then
+        bad $t "--backend emu: message: $(cat "$T/err")"
+    else
+        no_unicorn "$TINCAN" run --backend kvm "$G/hello_once.bin"
+        if [ $rc -ne 0 ] || [ "$(cat "$T/out")" != "Hello, World!" ] || [ -s "$T/err" ]; then
+            bad $t "--backend kvm: exit $rc, stdout '$(cat "$T/out")', stderr '$(cat "$T/err")'"
+        else
+            ok $t
+        fi
+    fi
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

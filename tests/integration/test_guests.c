@@ -510,6 +510,45 @@ static void test_peak_rss_grows_with_guest_memory_touched(void **state)
     tc_result_free(&big);
 }
 
+/* Whether this process has libunicorn mapped. */
+static int unicorn_mapped(void)
+{
+    char line[512];
+    int found = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f))
+        found |= strstr(line, "/libunicorn.so") != NULL;
+    fclose(f);
+    return found;
+}
+
+static void test_unicorn_is_loaded_by_the_first_emulator_job(void **state)
+{
+    struct tc_result r;
+    struct tc_job job;
+    size_t len;
+    unsigned char *code = th_load_guest("hello_once", &len);
+
+    (void)state;
+    /* The KVM run has run only KVM jobs so far: no Unicorn in the parent,
+     * so none in their children either. */
+    if (!th_on_emu())
+        assert_false(unicorn_mapped());
+    tc_job_init(&job);
+    job.code = code;
+    job.code_len = len;
+    job.backend = TC_BACKEND_EMU;
+    assert_int_equal(tc_run(&job, &r), 0);
+    free(code);
+    th_assert_status(&r, TC_OK);
+    assert_string_equal(r.backend, "emu");
+    assert_int_equal(r.output_len, HELLO_LEN);
+    assert_true(unicorn_mapped());
+    tc_result_free(&r);
+}
+
 int main(void)
 {
     th_test_setup();
@@ -545,6 +584,8 @@ int main(void)
         cmocka_unit_test(test_hello_sdk_prints_hello_world_in_two_exits),
         cmocka_unit_test(test_spew_writes_n_pattern_bytes_in_one_exit_per_mib),
         cmocka_unit_test(test_peak_rss_grows_with_guest_memory_touched),
+        /* Last: it loads Unicorn into this process. */
+        cmocka_unit_test(test_unicorn_is_loaded_by_the_first_emulator_job),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
