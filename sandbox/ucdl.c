@@ -88,13 +88,18 @@ static void load(void)
 int ucdl_load(char *err, size_t errlen)
 {
     pthread_once(&load_once, load);
-    if (load_rc)
+    if (load_rc && err)
         snprintf(err, errlen, "%s", load_err);
     return load_rc;
 }
 
+/* Every other call needs an engine from here, so only this one loads the
+ * library itself when nobody did (the parent normally has, before forking:
+ * a sandboxed child cannot open files). */
 uc_err uc_open(uc_arch arch, uc_mode mode, uc_engine **uc)
 {
+    if (ucdl_load(NULL, 0) != 0)
+        return UC_ERR_ARCH;
     return real.open(arch, mode, uc);
 }
 

@@ -14,8 +14,8 @@
 
 /*
  * Load libunicorn once per process; safe to call from several threads.
- * Returns 0, or -ENOENT with one line in err saying what is missing and
- * which package provides it.
+ * Returns 0, or -ENOENT with one line in err (when not NULL) saying what is
+ * missing and which package provides it.
  */
 int ucdl_load(char *err, size_t errlen);
 
