@@ -18,19 +18,22 @@
 #include "../runner/payload.h"
 #include "../runner/pcache.h"
 #include "../runner/units.h"
+#include "check.h"
 #include "report.h"
 #include "tincan.h"
 
 static const char usage_text[] =
     "usage: tincan run [options] FILE|-|URL\n"
     "       tincan run [options] --hex 'e6 10 f4' | --b64 '5hD0'\n"
+    "       tincan check [-j N] [--junit FILE] [--tap] [--update] DIR\n"
     "       tincan --version | --help\n"
     "\n"
     "Runs x86-64 machine code (a flat binary loaded at 0x10000, or a static\n"
     "ELF64 executable) in 64-bit mode in a fresh KVM VM (or the Unicorn\n"
     "emulator where KVM is not usable) inside a locked-down child process.\n"
     "Bytes the guest writes to port 0x10 (or with the bulk-write port 0x12)\n"
-    "go to stdout; see guests/ABI.md for the guest ABI.\n"
+    "go to stdout; see guests/ABI.md for the guest ABI. 'tincan check DIR'\n"
+    "runs a regression suite of such programs: see 'tincan check --help'.\n"
     "\n"
     "options:\n"
     "  --timeout DUR      wall-clock deadline, e.g. 250ms or 2s (default 1s)\n"
@@ -447,5 +450,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "check"))
+        return check_main(argc - 1, argv + 1);
     return usage_error("unknown command '%s'; try 'tincan --help'", argv[1]);
 }
