@@ -21,12 +21,14 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "jobspec.h"
+#include "report.h"
 #include "tincan.h"
 
 enum {
     CHECK_EXIT_PASSED = 0,
-    CHECK_EXIT_FAILED = 1,  /* a case failed or could not run */
-    CHECK_EXIT_USAGE = 125, /* bad usage or a malformed suite: nothing ran */
+    CHECK_EXIT_FAILED = 1,                /* a case failed or could not run */
+    CHECK_EXIT_USAGE = REPORT_EXIT_USAGE, /* bad usage or a bad suite */
 };
 
 #define CHECK_MAX_JOBS 256
@@ -46,8 +48,9 @@ static const char check_usage[] =
     "  NAME.json  options and expectations (optional), e.g.\n"
     "             {\"timeout_ms\": 100, \"status\": \"timeout\"} or "
     "{\"exit_code\": 42};\n"
-    "             keys: timeout_ms, mem, max_output, max_insns, backend,\n"
-    "             format, and the expected status (default ok) and\n"
+    "             keys: timeout_ms, mem and max_output (bytes or \"2M\"),\n"
+    "             max_insns, backend, format (default: raw for .bin, elf\n"
+    "             for .elf), and the expected status (default ok) and\n"
     "             exit_code (default 0, for status ok)\n"
     "\n"
     "options:\n"
@@ -341,102 +344,111 @@ static int parse_status(const char *s, enum tc_status *st)
     return -EINVAL;
 }
 
-/* A non-negative whole number of o's key, at most max. */
-static int json_count(json_t *v, const char *key, uint64_t max, uint64_t *out,
-                      char *err, size_t errlen)
-{
-    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        (uint64_t)json_integer_value(v) > max) {
-        snprintf(err, errlen, "\"%s\" must be a whole number from 0 to %llu",
-                 key, (unsigned long long)max);
-        return -EINVAL;
-    }
-    *out = (uint64_t)json_integer_value(v);
-    return 0;
-}
+/* The keys of NAME.json: jobspec's options, and what the case expects. */
+static const char *const case_keys[] = {
+    "timeout_ms", "mem",    "max_output", "max_insns",
+    "backend",    "format", "status",     "exit_code",
+};
+static const char *const expect_keys[] = {"status", "exit_code", NULL};
+#define CASE_KEYS_TEXT                                                         \
+    "timeout_ms, mem, max_output, max_insns, backend, format, status and "     \
+    "exit_code"
+#define EXIT_CODE_MAX UINT32_MAX /* the exit port takes up to a dword */
 
 /*
- * NAME.json: the job's options over *job, and what the case expects. Every
- * key must be known.
+ * The job of case c: code NAME.bin or NAME.elf, input NAME.in, and the
+ * options of NAME.json (spec, or NULL) through jobspec; and what it expects.
+ * Errors say what is wrong in NAME.json or which file cannot be read.
  */
-static int parse_case_json(json_t *o, struct tc_job *job, struct expect *want,
-                           char *err, size_t errlen)
+static int case_job(const struct check_opts *opts, const struct check_case *c,
+                    json_t *spec, struct jobspec *js, struct expect *want,
+                    char *err, size_t errlen)
 {
-    const char *key;
-    json_t *v;
-    int has_exit = 0;
+    char code[PATH_MAX], input[PATH_MAX], why[ERR_MAX / 2];
+    json_t *req = spec ? json_copy(spec) : json_object(), *v;
+    const char *key, *colon;
+    int rc = -EINVAL;
 
-    if (!json_is_object(o)) {
-        snprintf(err, errlen, "%s", "must be a JSON object");
-        return -EINVAL;
+    snprintf(code, sizeof(code), "%s%s", c->name,
+             case_suffix[HAS(c, FILE_ELF) ? FILE_ELF : FILE_BIN]);
+    snprintf(input, sizeof(input), "%s.in", c->name);
+    if (!req) {
+        snprintf(err, errlen, "%s.json: out of memory", c->label);
+        return -ENOMEM;
     }
-    json_object_foreach(o, key, v)
+    if (!json_is_object(req)) {
+        snprintf(err, errlen, "%s.json must be a JSON object", c->label);
+        goto out;
+    }
+    json_object_foreach(req, key, v)
     {
-        const char *s = json_string_value(v);
-        int rc = 0;
+        size_t i = 0;
 
-        if (!strcmp(key, "timeout_ms"))
-            rc = json_count(v, key, TC_MAX_TIMEOUT_MS, &job->timeout_ms, err,
-                            errlen);
-        else if (!strcmp(key, "mem"))
-            rc = json_count(v, key, TC_MAX_MEM, &job->mem_size, err, errlen);
-        else if (!strcmp(key, "max_output"))
-            rc = json_count(v, key, TC_MAX_MAX_OUTPUT, &job->max_output, err,
-                            errlen);
-        else if (!strcmp(key, "max_insns"))
-            rc = json_count(v, key, UINT64_MAX >> 1, &job->max_insns, err,
-                            errlen);
-        else if (!strcmp(key, "exit_code")) {
-            rc = json_count(v, key, UINT32_MAX, &want->exit_code, err, errlen);
-            has_exit = 1;
-        } else if (!strcmp(key, "backend")) {
-            if (s && !strcmp(s, "kvm"))
-                job->backend = TC_BACKEND_KVM;
-            else if (s && !strcmp(s, "emu"))
-                job->backend = TC_BACKEND_EMU;
-            else if (s && !strcmp(s, "auto"))
-                job->backend = TC_BACKEND_AUTO;
-            else
-                rc = -EINVAL;
-            if (rc)
-                snprintf(err, errlen, "%s",
-                         "\"backend\" must be \"kvm\", \"emu\" or \"auto\"");
-        } else if (!strcmp(key, "format")) {
-            if (s && !strcmp(s, "raw"))
-                job->format = TC_FORMAT_RAW;
-            else if (s && !strcmp(s, "elf"))
-                job->format = TC_FORMAT_ELF;
-            else if (s && !strcmp(s, "auto"))
-                job->format = TC_FORMAT_AUTO;
-            else
-                rc = -EINVAL;
-            if (rc)
-                snprintf(err, errlen, "%s",
-                         "\"format\" must be \"raw\", \"elf\" or \"auto\"");
-        } else if (!strcmp(key, "status")) {
-            if (!s || parse_status(s, &want->status)) {
-                snprintf(err, errlen, "%s",
-                         "\"status\" must be a status name: ok, timeout, "
-                         "fault, ... (see 'tincan --help')");
-                rc = -EINVAL;
-            }
-        } else {
+        while (i < sizeof(case_keys) / sizeof(case_keys[0]) &&
+               strcmp(key, case_keys[i]))
+            i++;
+        if (i == sizeof(case_keys) / sizeof(case_keys[0])) {
             snprintf(err, errlen,
-                     "unknown key \"%.64s\"; the keys are timeout_ms, mem, "
-                     "max_output, max_insns, backend, format, status and "
-                     "exit_code",
-                     key);
-            rc = -EINVAL;
+                     "%s.json: unknown key \"%.60s\"; a case's keys are "
+                     "%s (its code is NAME.bin or NAME.elf, its input "
+                     "NAME.in)",
+                     c->label, key, CASE_KEYS_TEXT);
+            goto out;
         }
-        if (rc)
-            return rc;
     }
-    if (has_exit && want->status != TC_OK) {
-        snprintf(err, errlen, "%s",
-                 "\"exit_code\" only applies to status \"ok\"");
-        return -EINVAL;
+    if (json_object_set_new(req, "path", json_string(code)) ||
+        (HAS(c, FILE_IN) &&
+         json_object_set_new(req, "input_path", json_string(input)))) {
+        snprintf(err, errlen, "%s.json: out of memory", c->label);
+        rc = -ENOMEM;
+        goto out;
     }
-    return 0;
+    if (jobspec_parse(req, expect_keys, js, why, sizeof(why))) {
+        snprintf(err, errlen, "%s.json: %s", c->label, why);
+        goto out;
+    }
+    if ((v = json_object_get(req, "status")) &&
+        (!json_is_string(v) ||
+         parse_status(json_string_value(v), &want->status))) {
+        size_t n = (size_t)snprintf(
+            err, errlen, "%s.json: \"status\" must be one of", c->label);
+
+        for (int i = 0; i < TC_STATUS_COUNT && n < errlen; i++)
+            n += (size_t)snprintf(err + n, errlen - n, "%s %s", i ? "," : "",
+                                  tc_status_name((enum tc_status)i));
+        goto out;
+    }
+    if ((v = json_object_get(req, "exit_code"))) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            (uint64_t)json_integer_value(v) > EXIT_CODE_MAX) {
+            snprintf(err, errlen,
+                     "%s.json: \"exit_code\" must be a whole number from 0 "
+                     "to %llu",
+                     c->label, (unsigned long long)EXIT_CODE_MAX);
+            goto out;
+        }
+        if (want->status != TC_OK) {
+            snprintf(err, errlen,
+                     "%s.json: \"exit_code\" only applies to status \"ok\"",
+                     c->label);
+            goto out;
+        }
+        want->exit_code = (uint64_t)json_integer_value(v);
+    }
+    /* The suffix and --backend, unless NAME.json says otherwise. */
+    if (!json_object_get(req, "format"))
+        js->job.format = HAS(c, FILE_ELF) ? TC_FORMAT_ELF : TC_FORMAT_RAW;
+    if (!json_object_get(req, "backend"))
+        js->job.backend = opts->backend;
+    rc = jobspec_load(js, NULL, opts->dir, why, sizeof(why));
+    if (rc) {
+        /* why is '"path": ...': the file is named, not the field. */
+        colon = strstr(why, "\": ");
+        snprintf(err, errlen, "%s", colon ? colon + 3 : why);
+    }
+out:
+    json_decref(req);
+    return rc;
 }
 
 /* path is written through a temporary file and rename(). */
@@ -672,36 +684,22 @@ static void judge(const struct check_opts *opts, struct check_case *c,
         free(buf);
 }
 
-/* The bytes of DIR/NAME.SUFFIX. */
-static int load_file(const struct check_opts *opts, const struct check_case *c,
-                     enum case_file kind, void **out, size_t *len, char *err,
-                     size_t errlen)
-{
-    char path[PATH_MAX];
-    struct tc_source src = {.kind = TC_SOURCE_PATH, .text = path};
-
-    snprintf(path, sizeof(path), "%s/%s%s", opts->dir, c->name,
-             case_suffix[kind]);
-    return tc_load(&src, NULL, out, len, err, errlen);
-}
-
 static void run_case(const struct check_opts *opts, struct check_case *c)
 {
     char path[PATH_MAX], err[ERR_MAX];
-    void *code = NULL, *input = NULL, *exp = NULL;
-    size_t code_len = 0, input_len = 0, exp_len = 0;
+    struct tc_source out_src = {.kind = TC_SOURCE_PATH, .text = path};
+    void *exp = NULL;
+    size_t exp_len = 0;
     struct expect want = {.status = TC_OK, .exit_code = 0};
     json_t *spec = NULL;
     json_error_t jerr;
-    struct tc_job job;
+    struct jobspec js;
     struct tc_result res;
     struct timespec t0;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     memset(&res, 0, sizeof(res));
-    tc_job_init(&job);
-    job.backend = opts->backend;
-    job.format = HAS(c, FILE_ELF) ? TC_FORMAT_ELF : TC_FORMAT_RAW;
+    jobspec_init(&js);
     if (HAS(c, FILE_JSON)) {
         snprintf(path, sizeof(path), "%s/%s.json", opts->dir, c->name);
         spec = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
@@ -710,34 +708,26 @@ static void run_case(const struct check_opts *opts, struct check_case *c)
                         jerr.text);
             goto out;
         }
-        if (parse_case_json(spec, &job, &want, err, sizeof(err))) {
-            set_verdict(c, V_ERROR, "%s.json: %s", c->label, err);
-            goto out;
-        }
     }
-    if (load_file(opts, c, HAS(c, FILE_ELF) ? FILE_ELF : FILE_BIN, &code,
-                  &code_len, err, sizeof(err)) ||
-        (HAS(c, FILE_IN) &&
-         load_file(opts, c, FILE_IN, &input, &input_len, err, sizeof(err))) ||
-        (HAS(c, FILE_OUT) &&
-         load_file(opts, c, FILE_OUT, &exp, &exp_len, err, sizeof(err)))) {
+    if (case_job(opts, c, spec, &js, &want, err, sizeof(err))) {
         set_verdict(c, V_ERROR, "%s", err);
         goto out;
     }
-    job.code = code;
-    job.code_len = code_len;
-    job.input = input;
-    job.input_len = input_len;
-    if (tc_run(&job, &res) != 0) {
+    snprintf(path, sizeof(path), "%s/%s.out", opts->dir, c->name);
+    if (HAS(c, FILE_OUT) &&
+        tc_load(&out_src, NULL, &exp, &exp_len, err, sizeof(err))) {
+        set_verdict(c, V_ERROR, "%s", err);
+        goto out;
+    }
+    if (tc_run(&js.job, &res) != 0) {
         set_verdict(c, V_ERROR, "%s", res.message);
         goto out;
     }
     judge(opts, c, &res, &want, spec, exp ? exp : "", exp_len);
 out:
     tc_result_free(&res);
+    jobspec_free(&js);
     json_decref(spec);
-    free(code);
-    free(input);
     free(exp);
     c->seconds = seconds_since(&t0);
 }

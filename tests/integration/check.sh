@@ -74,7 +74,7 @@ cp "$G/exit42.bin" "$S/exit42.bin"
 echo '{"exit_code": 42}' >"$S/exit42.json"
 cp "$G/div0.bin" "$S/div0.bin"
 : >"$S/div0.out"
-echo '{"status": "fault", "mem": 2097152}' >"$S/div0.json"
+echo '{"status": "fault", "mem": "2M"}' >"$S/div0.json"
 cp "$G/echo.bin" "$S/echo.bin"
 printf 'abc\000xyz\377\n' >"$S/echo.in"
 cp "$S/echo.in" "$S/echo.out"
@@ -93,12 +93,12 @@ cp "$G/echo.bin" "$S/long.bin"
 printf '0123456789abcdefghijklmno"qrstuvwxyzABCDEFGHIJ' >"$S/long.in"
 printf '0123456789abcdefghijKLMNO"QRSTUVWXYZABCDEFGHIJ' >"$S/long.out"
 cp "$G/exit42.bin" "$S/new.bin"
-# Cannot run: NAME.json names a key that is no option.
+# Cannot run: NAME.json asks for more memory than a job can have.
 cp "$G/exit42.bin" "$S/broken.bin"
-echo '{"timeout": 100}' >"$S/broken.json"
+echo '{"mem": "2G"}' >"$S/broken.json"
 
 cat >"$T/want_plain" <<'EOF'
-ERROR   broken: broken.json: unknown key "timeout"; the keys are timeout_ms, mem, max_output, max_insns, backend, format, status and exit_code
+ERROR   broken: broken.json: "mem" "2G" is out of range (1M to 1G)
 FAIL    bytes: output differs at offset 3
     status: ok (exit code 0), as wanted
     output: want 6 bytes, got 6, first difference at offset 3
@@ -171,7 +171,7 @@ EFF...F..FF.
 True
 output differs at offset 8
   got:  "Hello, World!\n"
-broken.json: unknown key "time
+broken.json: "mem" "2G" is out
 EOF
     if [ "$got" != "$(cat "$T/want")" ]; then
         bad $t "got:
@@ -185,7 +185,7 @@ cat >"$T/want_tap" <<'EOF'
 TAP version 13
 1..12
 not ok 1 - broken
-# broken.json: unknown key "timeout"; the keys are timeout_ms, mem, max_output, max_insns, backend, format, status and exit_code
+# broken.json: "mem" "2G" is out of range (1M to 1G)
 not ok 2 - bytes
 # output differs at offset 3
 #   status: ok (exit code 0), as wanted
@@ -234,7 +234,7 @@ fi
 
 # --- --update --------------------------------------------------------------
 cat >"$T/want_update" <<'EOF'
-ERROR   broken: broken.json: unknown key "timeout"; the keys are timeout_ms, mem, max_output, max_insns, backend, format, status and exit_code
+ERROR   broken: broken.json: "mem" "2G" is out of range (1M to 1G)
 updated bytes: wrote bytes.out
 updated crash: wrote crash.json
 ok      div0
