@@ -230,7 +230,8 @@ static int find_cases(const char *dir, struct check_case **out, size_t *nout,
         snprintf(err, errlen, "cannot read %s: %s", dir, strerror(errno));
         return rc;
     }
-    while ((de = readdir(d))) {
+    /* readdir() returns NULL with errno set on an error, 0 at the end. */
+    for (errno = 0; (de = readdir(d)); errno = 0) {
         size_t len = strlen(de->d_name);
 
         if (de->d_name[0] == '.')
@@ -256,21 +257,22 @@ static int find_cases(const char *dir, struct check_case **out, size_t *nout,
             break;
         }
     }
+    if (errno) {
+        rc = -errno;
+        snprintf(err, errlen, "reading %s: %s", dir, strerror(errno));
+        goto out;
+    }
     qsort(ents, nents, sizeof(*ents), entry_cmp);
     cases = calloc(nents ? nents : 1, sizeof(*cases));
     if (!cases)
         goto oom;
-    for (size_t i = 0; i < nents;) {
-        struct check_case *c = &cases[n];
-        size_t j = i;
+    for (size_t i = 0, j; i < nents; i = j) {
+        struct check_case *c = &cases[n++];
 
+        for (j = i; j < nents && !strcmp(ents[j].stem, ents[i].stem); j++)
+            c->files |= 1u << ents[j].kind;
         c->name = ents[i].stem;
         ents[i].stem = NULL;
-        for (; j < nents &&
-               !strcmp(ents[j].stem ? ents[j].stem : c->name, c->name);
-             j++)
-            c->files |= 1u << ents[j].kind;
-        n++;
         c->label = escaped(c->name);
         if (!c->label)
             goto oom;
@@ -290,7 +292,6 @@ static int find_cases(const char *dir, struct check_case **out, size_t *nout,
             rc = -EINVAL;
             goto out;
         }
-        i = j;
     }
     if (n == 0) {
         snprintf(err, errlen,
