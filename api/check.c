@@ -495,15 +495,26 @@ static void put_status(FILE *f, enum tc_status st, uint64_t exit_code)
         fputs(tc_status_name(st), f);
 }
 
+#define DIFF_INDENT "  "  /* the want/got lines under "output:" */
+#define DIFF_MORE   "..." /* where a side of the diff goes on */
+
+/* Whether res ended as the case wants: status, and exit code for ok. */
+static int status_matches(const struct tc_result *res,
+                          const struct expect *want)
+{
+    return res->status == want->status &&
+           (res->status != TC_OK || res->exit_code == want->exit_code);
+}
+
 /* One side of the diff: a window of p around off, escaped. */
 static void put_window(FILE *f, const char *label, const unsigned char *p,
                        size_t len, size_t start, size_t off)
 {
     size_t end = len - off > DIFF_AFTER ? off + DIFF_AFTER : len;
 
-    fprintf(f, "  %s%s\"", label, start ? "..." : "");
+    fprintf(f, DIFF_INDENT "%s%s\"", label, start ? DIFF_MORE : "");
     put_escaped(f, p + start, end - start);
-    fprintf(f, "\"%s\n", end < len ? "..." : "");
+    fprintf(f, "\"%s\n", end < len ? DIFF_MORE : "");
 }
 
 /*
@@ -518,11 +529,9 @@ static void put_detail(FILE *f, const struct check_case *c,
     const unsigned char *got =
         res->output ? res->output : (const unsigned char *)"";
     size_t start = off > DIFF_BEFORE ? off - DIFF_BEFORE : 0;
-    int status_ok = res->status == want->status &&
-                    (res->status != TC_OK || res->exit_code == want->exit_code);
 
     fputs("status: ", f);
-    if (status_ok) {
+    if (status_matches(res, want)) {
         put_status(f, res->status, res->exit_code);
         fputs(", as wanted\n", f);
     } else {
@@ -550,7 +559,8 @@ static void put_detail(FILE *f, const struct check_case *c,
     put_window(f, want_label, exp, exp_len, start, off);
     put_window(f, got_label, got, res->output_len, start, off);
     fprintf(f, "%*s^\n",
-            (int)(2 + strlen(want_label) + (start ? 3 : 0) + 1 +
+            (int)(strlen(DIFF_INDENT) + strlen(want_label) +
+                  (start ? strlen(DIFF_MORE) : 0) + strlen("\"") +
                   put_escaped(NULL, exp + start, off - start)),
             "");
 }
@@ -632,9 +642,7 @@ static void judge(const struct check_opts *opts, struct check_case *c,
 {
     size_t off = 0,
            common = exp_len < res->output_len ? exp_len : res->output_len;
-    int status_ok = res->status == want->status &&
-                    (res->status != TC_OK || res->exit_code == want->exit_code);
-    int out_ok;
+    int status_ok = status_matches(res, want), out_ok;
     char *buf = NULL;
     size_t len = 0;
     FILE *f;

@@ -78,9 +78,10 @@ echo '{"status": "fault", "mem": "2M"}' >"$S/div0.json"
 cp "$G/echo.bin" "$S/echo.bin"
 printf 'abc\000xyz\377\n' >"$S/echo.in"
 cp "$S/echo.in" "$S/echo.out"
-cp "$G/spin.bin" "$S/spin.bin"
-: >"$S/spin.out"
-echo '{"timeout_ms": 100, "status": "timeout"}' >"$S/spin.json"
+# First by name, last to end: with -j its line must still come first.
+cp "$G/spin.bin" "$S/a_spin.bin"
+: >"$S/a_spin.out"
+echo '{"timeout_ms": 300, "status": "timeout"}' >"$S/a_spin.json"
 # Failing: wrong output, unexpected fault, odd bytes, a long line, no .out.
 cp "$G/hello_once.bin" "$S/greet.bin"
 printf 'Hello, Wurld!\n' >"$S/greet.out"
@@ -98,6 +99,7 @@ cp "$G/exit42.bin" "$S/broken.bin"
 echo '{"mem": "2G"}' >"$S/broken.json"
 
 cat >"$T/want_plain" <<'EOF'
+ok      a_spin
 ERROR   broken: broken.json: "mem" "2G" is out of range (1M to 1G)
 FAIL    bytes: output differs at offset 3
     status: ok (exit code 0), as wanted
@@ -128,7 +130,6 @@ FAIL    long: output differs at offset 20
 FAIL    new: exit code 42, want 0; no new.out: record it with --update
     status: want ok (exit code 0), got ok (exit code 42)
     output: 0 bytes, no new.out to compare with
-ok      spin
 12 cases: 6 passed, 5 failed, 1 errored
 EOF
 
@@ -166,8 +167,8 @@ else
     cat >"$T/want" <<'EOF'
 testsuites 12 5 1
 suite 12 5 1 0
-broken bytes crash div0 echo exit42 greet hello hello_elf long new spin
-EFF...F..FF.
+a_spin broken bytes crash div0 echo exit42 greet hello hello_elf long new
+.EFF...F..FF
 True
 output differs at offset 8
   got:  "Hello, World!\n"
@@ -184,43 +185,43 @@ fi
 cat >"$T/want_tap" <<'EOF'
 TAP version 13
 1..12
-not ok 1 - broken
+ok 1 - a_spin
+not ok 2 - broken
 # broken.json: "mem" "2G" is out of range (1M to 1G)
-not ok 2 - bytes
+not ok 3 - bytes
 # output differs at offset 3
 #   status: ok (exit code 0), as wanted
 #   output: want 6 bytes, got 6, first difference at offset 3
 #     want: "ab\x01\xfecd"
 #     got:  "ab\x01\xffcd"
 #                  ^
-not ok 3 - crash
+not ok 4 - crash
 # status fault, want ok
 #   status: want ok (exit code 0), got fault: #DE (vector 0) at rip 0x10009
 #   output: 0 bytes, as wanted
-ok 4 - div0
-ok 5 - echo
-ok 6 - exit42
-not ok 7 - greet
+ok 5 - div0
+ok 6 - echo
+ok 7 - exit42
+not ok 8 - greet
 # output differs at offset 8
 #   status: ok (exit code 0), as wanted
 #   output: want 14 bytes, got 14, first difference at offset 8
 #     want: "Hello, Wurld!\n"
 #     got:  "Hello, World!\n"
 #                    ^
-ok 8 - hello
-ok 9 - hello_elf
-not ok 10 - long
+ok 9 - hello
+ok 10 - hello_elf
+not ok 11 - long
 # output differs at offset 20
 #   status: ok (exit code 0), as wanted
 #   output: want 46 bytes, got 46, first difference at offset 20
 #     want: ..."456789abcdefghijKLMNO\"QRSTUVWXYZ"...
 #     got:  ..."456789abcdefghijklmno\"qrstuvwxyz"...
 #                               ^
-not ok 11 - new
+not ok 12 - new
 # exit code 42, want 0; no new.out: record it with --update
 #   status: want ok (exit code 0), got ok (exit code 42)
 #   output: 0 bytes, no new.out to compare with
-ok 12 - spin
 # 12 cases: 6 passed, 5 failed, 1 errored
 EOF
 
@@ -234,6 +235,7 @@ fi
 
 # --- --update --------------------------------------------------------------
 cat >"$T/want_update" <<'EOF'
+ok      a_spin
 ERROR   broken: broken.json: "mem" "2G" is out of range (1M to 1G)
 updated bytes: wrote bytes.out
 updated crash: wrote crash.json
@@ -245,7 +247,6 @@ ok      hello
 ok      hello_elf
 updated long: wrote long.out
 updated new: wrote new.out, wrote new.json
-ok      spin
 12 cases: 11 passed (5 updated), 0 failed, 1 errored
 EOF
 
