@@ -1,6 +1,7 @@
 /*
- * cli.c - the tincan command line: `tincan run` over the C API, with plain
- * output (guest bytes to stdout, a status line to stderr) or one JSON
+ * cli.c - the tincan command line: `tincan run` over the C API (and the
+ * dispatch to `tincan check`, check.c, and `tincan batch`, batch.c), with
+ * plain output (guest bytes to stdout, a status line to stderr) or one JSON
  * object, and exit codes mapped from the status. Code and input come from
  * files, stdin, hex, base64 or URLs through tc_load().
  */
@@ -19,6 +20,7 @@
 #include "../runner/pcache.h"
 #include "../runner/units.h"
 #include "check.h"
+#include "batch.h"
 #include "report.h"
 #include "tincan.h"
 
@@ -26,6 +28,9 @@ static const char usage_text[] =
     "usage: tincan run [options] FILE|-|URL\n"
     "       tincan run [options] --hex 'e6 10 f4' | --b64 '5hD0'\n"
     "       tincan check [-j N] [--junit FILE] [--tap] [--update] DIR\n"
+    "       tincan batch [-j N] [-o RESULTS.jsonl] [--ordered] [--resume]\n"
+    "                    [--progress] JOBS.jsonl|-   (see tincan batch "
+    "--help)\n"
     "       tincan --version | --help\n"
     "\n"
     "Runs x86-64 machine code (a flat binary loaded at 0x10000, or a static\n"
@@ -452,5 +457,7 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (!strcmp(argv[1], "check"))
         return check_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "batch"))
+        return batch_main(argc - 1, argv + 1);
     return usage_error("unknown command '%s'; try 'tincan --help'", argv[1]);
 }

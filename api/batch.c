@@ -1,0 +1,1292 @@
+/*
+ * batch.c - `tincan batch`: reads jobs (one JSON object a line, see
+ * jobspec.h, plus "id") as a stream, runs them on N worker threads (each job
+ * in its own child through tc_run()), and writes one result line per input
+ * line with a single write(2) as each job ends, or in input order with
+ * --ordered through a bounded reorder window. SIGINT/SIGTERM stop the
+ * reading; running jobs end at their deadlines and their results are
+ * written. --resume skips the ids already in the results file. A progress
+ * line and a summary go to stderr on a terminal (or with --progress).
+ *
+ * Threads: the main thread reads and parses lines, the workers run jobs,
+ * and a supervisor thread owns the signals (blocked everywhere else, read
+ * from a signalfd) and the progress line.
+ */
+#include "batch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jobspec.h"
+#include "report.h"
+#include "tincan.h"
+
+#define MAX_LINE           (64u << 20) /* longer lines are an error */
+#define READ_CHUNK         (64u << 10)
+#define MAX_WORKERS        1024
+#define WINDOW_PER_WORKER  2            /* jobs read ahead of the workers */
+#define ORDERED_PER_WORKER 16           /* --ordered: results held for order */
+#define MAX_BUFFERED       (256u << 20) /* --ordered: bytes held */
+#define PROGRESS_TTY_MS    200
+#define PROGRESS_PLAIN_MS  1000
+#define ERR_MAX            768
+#define STATUS_ERROR       TC_STATUS_COUNT /* counts[] index of "error" */
+#define NSTATUS            (TC_STATUS_COUNT + 1)
+#define HIST_SUB_BITS      5 /* 32 buckets per power of two: within 3% */
+#define HIST_BUCKETS       (64u << HIST_SUB_BITS)
+#define US_PER_MS          1000u
+#define US_PER_S           1000000u
+#define IDMAP_MIN_CAP      64u
+#define LINE_KEY_MAX       32
+#define SECONDS_PER_MINUTE 60u
+#define SECONDS_PER_HOUR   3600u
+#define PERCENT            100u
+#define RESULTS_MODE       0644
+
+static const char batch_usage[] =
+    "usage: tincan batch [options] JOBS.jsonl|-\n"
+    "\n"
+    "Runs every job of JOBS.jsonl (one JSON object a line; - reads stdin),\n"
+    "each in its own fresh child, on N worker threads, and writes one JSON\n"
+    "line per job: {\"id\": ..., and the fields of tincan run --json}.\n"
+    "\n"
+    "A job: \"id\" (a string or an integer, unique), the code as one of\n"
+    "\"code_hex\", \"code_b64\", \"path\" or \"url\" (+ \"sha256\"), the "
+    "input\n"
+    "as one of \"input_hex\", \"input_b64\", \"input_path\" or \"input_url\"\n"
+    "(+ \"input_sha256\"), and \"timeout_ms\", \"mem\", \"max_output\",\n"
+    "\"max_insns\", \"format\", \"backend\" as in tincan run. Paths are\n"
+    "relative to the current directory.\n"
+    "\n"
+    "options:\n"
+    "  -j, --jobs N       run N jobs at once (default: the number of CPUs)\n"
+    "  -o, --output FILE  write results to FILE (default: stdout)\n"
+    "  --ordered          write results in input order (results that end\n"
+    "                     early wait, at most 16 per worker)\n"
+    "  --resume           skip jobs whose id is already in the -o FILE, and\n"
+    "                     append: finishes an interrupted batch\n"
+    "  --progress         progress and summary on stderr even when it is not\n"
+    "                     a terminal\n"
+    "  -h, --help         this text\n"
+    "\n"
+    "A line that is not a valid job gets {\"line\": N, \"status\": \"error\",\n"
+    "\"message\": ...} (with \"id\" when it has one), as does a job whose "
+    "code\n"
+    "or input cannot be loaded; a repeated id gets an error with\n"
+    "\"duplicate_id\" instead of \"id\". SIGINT or SIGTERM stops reading new\n"
+    "jobs; running jobs end at their deadlines and their results are "
+    "written.\n"
+    "\n"
+    "exit status: 0 every line has a result and none is an error; 1 some\n"
+    "lines got an error result; 123 results could not be written; 125 bad\n"
+    "usage; 128 + the signal (130 for SIGINT, 143 for SIGTERM) when\n"
+    "interrupted: run again with --resume to finish.\n";
+
+/* A string -> line number map (ids seen, results already written). */
+struct idmap {
+    char **keys;
+    uint64_t *vals;
+    size_t cap, n;
+};
+
+/* One input line that gets a result line. */
+struct item {
+    uint64_t seq, line;
+    json_t *id;        /* NULL when the line has none */
+    struct jobspec js; /* a job to run, when result is NULL */
+    char *result;      /* the result line, '\n' included */
+    size_t result_len;
+    int status;       /* counts[] index */
+    uint64_t wall_us; /* of a job that ran */
+    int ran, done;    /* done: result set, or dropped (result NULL) */
+    struct item *next;
+};
+
+struct reader {
+    int fd, stop_fd;
+    char *buf;
+    size_t cap, start, end, scan;
+    int eof;
+    int partial; /* the last line returned had no '\n' (end of input) */
+};
+
+struct batch {
+    /* options */
+    unsigned workers;
+    int ordered, resume, progress, tty;
+    const char *jobs_path, *out_path;
+    struct tc_fetch_options fetch;
+    int out_fd;
+
+    /* under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv, space_cv;
+    struct item *qhead, *qtail;
+    int closed;
+    struct item **ring; /* --ordered: window slots, by seq */
+    size_t window;
+    uint64_t next_seq, next_write, inflight;
+    size_t buffered;
+    uint64_t counts[NSTATUS], written;
+    uint64_t hist[HIST_BUCKETS], hist_n;
+    int write_failed;
+    char write_err[ERR_MAX];
+
+    atomic_int stop, signo;
+    int stop_pipe[2], wake_pipe[2];
+
+    /* the main thread's */
+    struct idmap seen, done_keys;
+    uint64_t total, skipped, errors_before;
+    struct timespec t0;
+};
+
+static int __attribute__((format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("tincan: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n", stderr);
+    return REPORT_EXIT_USAGE;
+}
+
+/* --- idmap ----------------------------------------------------------- */
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+static size_t idmap_slot(const struct idmap *m, const char *key)
+{
+    size_t i = (size_t)fnv1a(key) & (m->cap - 1);
+
+    while (m->keys[i] && strcmp(m->keys[i], key))
+        i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+/* 1 and *val when key is in m, else 0. */
+static int idmap_get(const struct idmap *m, const char *key, uint64_t *val)
+{
+    size_t i;
+
+    if (!m->cap)
+        return 0;
+    i = idmap_slot(m, key);
+    if (!m->keys[i])
+        return 0;
+    if (val)
+        *val = m->vals[i];
+    return 1;
+}
+
+static int idmap_grow(struct idmap *m)
+{
+    struct idmap g = {.cap = m->cap ? m->cap * 2 : IDMAP_MIN_CAP};
+
+    g.keys = calloc(g.cap, sizeof(*g.keys));
+    g.vals = calloc(g.cap, sizeof(*g.vals));
+    if (!g.keys || !g.vals) {
+        free(g.keys);
+        free(g.vals);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i]) {
+            size_t j = idmap_slot(&g, m->keys[i]);
+            g.keys[j] = m->keys[i];
+            g.vals[j] = m->vals[i];
+        }
+    g.n = m->n;
+    free(m->keys);
+    free(m->vals);
+    *m = g;
+    return 0;
+}
+
+/* Add (or update) key -> val. 0 or -ENOMEM. */
+static int idmap_put(struct idmap *m, const char *key, uint64_t val)
+{
+    size_t i;
+
+    /* Keep the load at most 1/2. */
+    if ((m->n + 1) * 2 > m->cap && idmap_grow(m))
+        return -ENOMEM;
+    i = idmap_slot(m, key);
+    if (!m->keys[i]) {
+        m->keys[i] = strdup(key);
+        if (!m->keys[i])
+            return -ENOMEM;
+        m->n++;
+    }
+    m->vals[i] = val;
+    return 0;
+}
+
+static void idmap_free(struct idmap *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->keys[i]);
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof(*m));
+}
+
+/* The key of an id: its compact JSON ("\"a\"" and "7" differ). */
+static char *id_key(const json_t *id)
+{
+    return json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+}
+
+/* The key of a result without an id: its line number. */
+static void line_key(uint64_t line, char *buf, size_t len)
+{
+    snprintf(buf, len, "L%" PRIu64, line);
+}
+
+/* --- reading lines ----------------------------------------------------- */
+
+enum { LINE_OK = 1, LINE_TOO_LONG = 2, LINE_EOF = 0, LINE_STOPPED = -1 };
+
+/* Wait until fd is readable or the stop pipe is: 1, or LINE_STOPPED. */
+static int wait_readable(const struct reader *r)
+{
+    struct pollfd p[2] = {{.fd = r->fd, .events = POLLIN},
+                          {.fd = r->stop_fd, .events = POLLIN}};
+
+    for (;;) {
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return 1; /* let read() report it */
+        }
+        if (p[1].revents)
+            return LINE_STOPPED;
+        return 1;
+    }
+}
+
+/* More bytes into the buffer: 1, 0 at EOF, LINE_STOPPED, or -errno. */
+static int fill(struct reader *r)
+{
+    ssize_t n;
+
+    if (wait_readable(r) == LINE_STOPPED)
+        return LINE_STOPPED;
+    do
+        n = read(r->fd, r->buf + r->end, r->cap - r->end);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    if (n == 0) {
+        r->eof = 1;
+        return 0;
+    }
+    r->end += (size_t)n;
+    return 1;
+}
+
+/*
+ * The next line, without its '\n', in *line and *len (valid until the next
+ * call). Returns LINE_OK, LINE_TOO_LONG (the line was skipped), LINE_EOF,
+ * LINE_STOPPED, or -errno.
+ */
+static int next_line(struct reader *r, char **line, size_t *len)
+{
+    int skipping = 0, rc;
+
+    for (;;) {
+        char *nl = r->scan < r->end
+                       ? memchr(r->buf + r->scan, '\n', r->end - r->scan)
+                       : NULL;
+
+        if (nl) {
+            *line = r->buf + r->start;
+            *len = (size_t)(nl - *line);
+            r->start = r->scan = (size_t)(nl - r->buf) + 1;
+            return skipping ? LINE_TOO_LONG : LINE_OK;
+        }
+        r->scan = r->end;
+        if (r->eof) {
+            if (r->start == r->end)
+                return skipping ? LINE_TOO_LONG : LINE_EOF;
+            *line = r->buf + r->start;
+            *len = r->end - r->start;
+            r->start = r->scan = r->end;
+            r->partial = 1;
+            return skipping ? LINE_TOO_LONG : LINE_OK;
+        }
+        if (r->start) {
+            memmove(r->buf, r->buf + r->start, r->end - r->start);
+            r->end -= r->start;
+            r->start = 0;
+            r->scan = r->end;
+        }
+        if (r->end - r->start >= MAX_LINE) {
+            skipping = 1; /* drop what we have; find the newline */
+            r->start = r->end = r->scan = 0;
+        }
+        if (r->end == r->cap) {
+            size_t ncap = r->cap ? r->cap * 2 : READ_CHUNK;
+            char *nb = realloc(r->buf, ncap);
+            if (!nb)
+                return -ENOMEM;
+            r->buf = nb;
+            r->cap = ncap;
+        }
+        rc = fill(r);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+static int blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return 0;
+    return 1;
+}
+
+/* Non-blank lines of a regular file (a cheap pass for the ETA); 0 when
+ * unknown. */
+static uint64_t count_jobs(int fd)
+{
+    struct stat st;
+    char buf[READ_CHUNK];
+    uint64_t n = 0;
+    int content = 0;
+    off_t off = 0;
+    ssize_t got;
+
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+        return 0;
+    while ((got = pread(fd, buf, sizeof(buf), off)) > 0) {
+        for (ssize_t i = 0; i < got; i++) {
+            if (buf[i] == '\n') {
+                n += content;
+                content = 0;
+            } else if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r') {
+                content = 1;
+            }
+        }
+        off += got;
+    }
+    return n + content;
+}
+
+/* --- writing results ----------------------------------------------------- */
+
+static uint64_t elapsed_us(const struct timespec *t0)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)(now.tv_sec - t0->tv_sec) * US_PER_S +
+           (uint64_t)((now.tv_nsec - t0->tv_nsec) / (long)US_PER_MS);
+}
+
+static void request_stop(struct batch *b)
+{
+    char c = 0;
+
+    if (atomic_exchange(&b->stop, 1))
+        return;
+    /* Wakes the reader if it waits for input; it is never full (one byte). */
+    if (write(b->stop_pipe[1], &c, 1) < 0) {
+        /* The stop flag alone still ends the reader at its next line. */
+    }
+    pthread_cond_broadcast(&b->work_cv);
+    pthread_cond_broadcast(&b->space_cv);
+}
+
+/* Write the whole line (under mu). */
+static void write_result(struct batch *b, const struct item *it)
+{
+    size_t off = 0;
+
+    if (b->write_failed)
+        return;
+    while (off < it->result_len) {
+        ssize_t n = write(b->out_fd, it->result + off, it->result_len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            snprintf(b->write_err, sizeof(b->write_err),
+                     "cannot write results to %s: %s",
+                     b->out_path ? b->out_path : "stdout",
+                     n < 0 ? strerror(errno) : "no progress");
+            b->write_failed = 1;
+            request_stop(b);
+            return;
+        }
+        off += (size_t)n;
+    }
+    b->written++;
+}
+
+static unsigned hist_bucket(uint64_t v)
+{
+    unsigned msb;
+
+    if (v < (1u << HIST_SUB_BITS))
+        return (unsigned)v;
+    msb = 63u - (unsigned)__builtin_clzll(v);
+    return ((msb - HIST_SUB_BITS + 1) << HIST_SUB_BITS) +
+           (unsigned)((v >> (msb - HIST_SUB_BITS)) &
+                      ((1u << HIST_SUB_BITS) - 1));
+}
+
+/* The middle of a bucket's range. */
+static uint64_t hist_value(unsigned bucket)
+{
+    unsigned shift, sub = bucket & ((1u << HIST_SUB_BITS) - 1);
+
+    if (bucket < (1u << HIST_SUB_BITS))
+        return bucket;
+    shift = (bucket >> HIST_SUB_BITS) - 1;
+    return (((uint64_t)(1u << HIST_SUB_BITS) + sub) << shift) +
+           ((1ULL << shift) >> 1);
+}
+
+static void free_item(struct item *it)
+{
+    if (!it)
+        return;
+    json_decref(it->id);
+    jobspec_free(&it->js);
+    free(it->result);
+    free(it);
+}
+
+/* --ordered: write the finished results at the head of the window. */
+static void flush_ordered(struct batch *b)
+{
+    while (b->next_write < b->next_seq) {
+        size_t slot = b->next_write % b->window;
+        struct item *it = b->ring[slot];
+
+        if (!it || !it->done)
+            break;
+        if (it->result) {
+            write_result(b, it);
+            b->buffered -= it->result_len;
+        }
+        free_item(it);
+        b->ring[slot] = NULL;
+        b->next_write++;
+    }
+}
+
+/* An item has its result (or was dropped): count it and write it. */
+static void complete(struct batch *b, struct item *it)
+{
+    pthread_mutex_lock(&b->mu);
+    it->done = 1;
+    if (it->result) {
+        b->counts[it->status]++;
+        if (it->ran) {
+            b->hist[hist_bucket(it->wall_us)]++;
+            b->hist_n++;
+        }
+    }
+    if (b->ordered) {
+        if (it->result)
+            b->buffered += it->result_len;
+        flush_ordered(b);
+    } else {
+        if (it->result)
+            write_result(b, it);
+        free_item(it);
+        b->inflight--;
+    }
+    pthread_cond_broadcast(&b->space_cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* it->result from o (consumed), with "id" first when the item has one. */
+static void set_result(struct item *it, json_t *o)
+{
+    json_t *line = json_object();
+    char *s = NULL;
+
+    if (line && o) {
+        if (it->id)
+            json_object_set(line, "id", it->id);
+        if (json_object_update(line, o) == 0)
+            s = json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII);
+    }
+    json_decref(line);
+    json_decref(o);
+    free(it->result);
+    it->result = NULL;
+    if (s) {
+        size_t n = strlen(s);
+        it->result = realloc(s, n + 2);
+        if (!it->result) {
+            free(s);
+        } else {
+            it->result[n] = '\n';
+            it->result[n + 1] = '\0';
+            it->result_len = n + 1;
+            return;
+        }
+    }
+    /* Out of memory: a fixed line still says what happened. */
+    it->status = STATUS_ERROR;
+    it->ran = 0;
+    if (asprintf(&it->result,
+                 "{\"line\":%" PRIu64 ",\"status\":\"error\",\"message\":"
+                 "\"out of memory while writing the result\"}\n",
+                 it->line) < 0)
+        it->result = NULL;
+    it->result_len = it->result ? strlen(it->result) : 0;
+}
+
+/* An error result: "line", "status": "error", "message" ("line N: ..."),
+ * and "duplicate_id" when dup is not NULL. */
+static void __attribute__((format(printf, 3, 4)))
+set_error(struct item *it, const json_t *dup, const char *fmt, ...)
+{
+    char msg[ERR_MAX], full[ERR_MAX + 32];
+    json_t *o = json_object();
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    snprintf(full, sizeof(full), "line %" PRIu64 ": %s", it->line, msg);
+    if (o) {
+        json_object_set_new(o, "line", json_integer((json_int_t)it->line));
+        if (dup)
+            json_object_set_new(o, "duplicate_id", json_deep_copy(dup));
+        json_object_set_new(o, "status", json_string("error"));
+        /* Input bytes may be in msg: keep the message even if not UTF-8. */
+        json_t *m = json_string(full);
+        json_object_set_new(o, "message",
+                            m ? m : json_string("(message not UTF-8)"));
+    }
+    it->status = STATUS_ERROR;
+    it->ran = 0;
+    set_result(it, o);
+}
+
+/* --- workers ------------------------------------------------------------- */
+
+static void run_item(struct batch *b, struct item *it)
+{
+    struct tc_result res;
+    char err[ERR_MAX];
+    json_t *o;
+
+    memset(&res, 0, sizeof(res));
+    if (jobspec_load(&it->js, &b->fetch, NULL, err, sizeof(err))) {
+        set_error(it, NULL, "%s", err);
+    } else if (tc_run(&it->js.job, &res) != 0) {
+        set_error(it, NULL, "%s", res.message);
+    } else {
+        o = report_json(&res);
+        it->status = (unsigned)res.status < TC_STATUS_COUNT ? (int)res.status
+                                                            : STATUS_ERROR;
+        it->ran = 1;
+        it->wall_us = res.wall_us;
+        set_result(it, o);
+    }
+    tc_result_free(&res);
+    jobspec_free(&it->js);
+}
+
+static void *worker(void *arg)
+{
+    struct batch *b = arg;
+
+    for (;;) {
+        struct item *it;
+
+        pthread_mutex_lock(&b->mu);
+        while (!b->qhead && !b->closed && !atomic_load(&b->stop))
+            pthread_cond_wait(&b->work_cv, &b->mu);
+        it = b->qhead;
+        if (it) {
+            b->qhead = it->next;
+            if (!b->qhead)
+                b->qtail = NULL;
+        }
+        pthread_mutex_unlock(&b->mu);
+        if (!it) {
+            if (b->closed || atomic_load(&b->stop))
+                return NULL;
+            continue;
+        }
+        if (!atomic_load(&b->stop))
+            run_item(b, it); /* else dropped: --resume runs it later */
+        complete(b, it);
+    }
+}
+
+/* --- the supervisor: signals and progress -------------------------------- */
+
+static void format_duration(uint64_t us, char *buf, size_t len)
+{
+    if (us < US_PER_MS)
+        snprintf(buf, len, "%" PRIu64 "us", us);
+    else if (us < US_PER_S)
+        snprintf(buf, len, "%.1fms", (double)us / US_PER_MS);
+    else
+        snprintf(buf, len, "%.2fs", (double)us / US_PER_S);
+}
+
+/* "ok 12, timeout 3, error 1" (non-zero counts), under mu. */
+static void format_counts(const struct batch *b, char *buf, size_t len)
+{
+    size_t off = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < NSTATUS && off < len; i++) {
+        if (!b->counts[i])
+            continue;
+        off += (size_t)snprintf(
+            buf + off, len - off, "%s%s %" PRIu64, off ? ", " : "",
+            i == STATUS_ERROR ? "error" : tc_status_name((enum tc_status)i),
+            b->counts[i]);
+    }
+    if (!off)
+        snprintf(buf, len, "no results yet");
+}
+
+static void print_progress(struct batch *b)
+{
+    char counts[512], line[768], eta[64] = "";
+    uint64_t us = elapsed_us(&b->t0), done, skipped;
+    double rate;
+
+    pthread_mutex_lock(&b->mu);
+    format_counts(b, counts, sizeof(counts));
+    done = b->written;
+    skipped = b->skipped;
+    pthread_mutex_unlock(&b->mu);
+    rate = us ? (double)done * US_PER_S / (double)us : 0;
+    if (b->total && rate > 0 && b->total > done + skipped) {
+        uint64_t left = (uint64_t)((double)(b->total - done - skipped) / rate);
+        snprintf(eta, sizeof(eta), ", ETA %" PRIu64 ":%02" PRIu64 ":%02" PRIu64,
+                 left / SECONDS_PER_HOUR,
+                 left % SECONDS_PER_HOUR / SECONDS_PER_MINUTE,
+                 left % SECONDS_PER_MINUTE);
+    }
+    if (b->total)
+        snprintf(line, sizeof(line),
+                 "tincan batch: %" PRIu64 "/%" PRIu64
+                 " done, %.1f jobs/s%s; %s",
+                 done + skipped, b->total, rate, eta, counts);
+    else
+        snprintf(line, sizeof(line),
+                 "tincan batch: %" PRIu64 " done, %.1f jobs/s; %s",
+                 done + skipped, rate, counts);
+    if (b->tty)
+        fprintf(stderr, "\r%s\033[K", line);
+    else
+        fprintf(stderr, "%s\n", line);
+    fflush(stderr);
+}
+
+struct supervisor {
+    struct batch *b;
+    int sfd;
+};
+
+static void *supervise(void *arg)
+{
+    struct supervisor *s = arg;
+    struct batch *b = s->b;
+    int interval = b->tty ? PROGRESS_TTY_MS : PROGRESS_PLAIN_MS;
+
+    for (;;) {
+        struct pollfd p[2] = {{.fd = s->sfd, .events = POLLIN},
+                              {.fd = b->wake_pipe[0], .events = POLLIN}};
+        struct signalfd_siginfo si;
+        int rc = poll(p, 2, b->progress ? interval : -1);
+
+        if (rc < 0 && errno != EINTR)
+            return NULL;
+        if (rc > 0 && p[1].revents)
+            return NULL;
+        if (rc > 0 && p[0].revents) {
+            if (read(s->sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+                continue;
+            if (b->tty && b->progress)
+                fputs("\n", stderr);
+            if (!atomic_load(&b->stop)) {
+                atomic_store(&b->signo, (int)si.ssi_signo);
+                pthread_mutex_lock(&b->mu);
+                request_stop(b);
+                pthread_mutex_unlock(&b->mu);
+            }
+            fprintf(stderr,
+                    "tincan: %s: reading no more jobs; running jobs end "
+                    "at their deadlines (run again with --resume to "
+                    "finish)\n",
+                    strsignal((int)si.ssi_signo));
+            continue;
+        }
+        if (b->progress)
+            print_progress(b);
+    }
+}
+
+/* p-th percentile of the job wall times (under mu; hist_n > 0). */
+static uint64_t percentile(const struct batch *b, unsigned p)
+{
+    uint64_t rank = (b->hist_n * p + PERCENT - 1) / PERCENT, seen = 0;
+
+    if (rank == 0)
+        rank = 1;
+    for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+        seen += b->hist[i];
+        if (seen >= rank)
+            return hist_value(i);
+    }
+    return 0;
+}
+
+static void print_summary(struct batch *b)
+{
+    char counts[512], p50[32], p95[32], p99[32], total[32], skipped[128] = "";
+    uint64_t us = elapsed_us(&b->t0);
+
+    format_counts(b, counts, sizeof(counts));
+    format_duration(us, total, sizeof(total));
+    if (b->skipped)
+        snprintf(skipped, sizeof(skipped),
+                 "; %" PRIu64 " skipped (already in %s)", b->skipped,
+                 b->out_path);
+    if (b->tty)
+        fputs("\r\033[K", stderr);
+    fprintf(stderr, "tincan batch: %" PRIu64 " results in %s, %.1f jobs/s; %s",
+            b->written, total,
+            us ? (double)b->written * US_PER_S / (double)us : 0.0, counts);
+    if (b->hist_n) {
+        format_duration(percentile(b, 50), p50, sizeof(p50));
+        format_duration(percentile(b, 95), p95, sizeof(p95));
+        format_duration(percentile(b, 99), p99, sizeof(p99));
+        fprintf(stderr, "; job wall time p50 %s, p95 %s, p99 %s", p50, p95,
+                p99);
+    }
+    fprintf(stderr, "%s\n", skipped);
+}
+
+/* --- reading jobs ------------------------------------------------------- */
+
+/*
+ * Give it a sequence number once the window has room, then queue it (a job)
+ * or complete it (an error). Returns 0, or -1 when stopping (it is freed).
+ */
+static int dispatch(struct batch *b, struct item *it)
+{
+    int is_job = it->result == NULL;
+
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        uint64_t held = b->ordered ? b->next_seq - b->next_write : b->inflight;
+
+        if (atomic_load(&b->stop))
+            break;
+        if (held < b->window && (!b->ordered || b->buffered < MAX_BUFFERED))
+            break;
+        pthread_cond_wait(&b->space_cv, &b->mu);
+    }
+    if (atomic_load(&b->stop)) {
+        pthread_mutex_unlock(&b->mu);
+        free_item(it);
+        return -1;
+    }
+    it->seq = b->next_seq++;
+    if (b->ordered)
+        b->ring[it->seq % b->window] = it;
+    else
+        b->inflight++;
+    if (is_job) {
+        if (b->qtail)
+            b->qtail->next = it;
+        else
+            b->qhead = it;
+        b->qtail = it;
+        pthread_cond_signal(&b->work_cv);
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (!is_job)
+        complete(b, it);
+    return 0;
+}
+
+/* Whether --resume already has a result for this key. */
+static int already_done(struct batch *b, const char *key)
+{
+    if (!idmap_get(&b->done_keys, key, NULL))
+        return 0;
+    pthread_mutex_lock(&b->mu);
+    b->skipped++;
+    pthread_mutex_unlock(&b->mu);
+    return 1;
+}
+
+static const char *json_type_name(const json_t *v)
+{
+    static const char *const names[] = {
+        [JSON_OBJECT] = "an object",   [JSON_ARRAY] = "an array",
+        [JSON_STRING] = "a string",    [JSON_INTEGER] = "an integer",
+        [JSON_REAL] = "a real number", [JSON_TRUE] = "a boolean",
+        [JSON_FALSE] = "a boolean",    [JSON_NULL] = "null",
+    };
+
+    return names[json_typeof(v)];
+}
+
+/* One input line -> an item (or nothing: blank, or done before). 0, or -1
+ * when the batch stops. */
+static int handle_line(struct batch *b, const char *text, size_t len,
+                       int too_long, uint64_t lineno)
+{
+    static const char *const extra[] = {"id", NULL};
+    char lkey[LINE_KEY_MAX], err[ERR_MAX], *key = NULL;
+    struct item *it;
+    json_error_t jerr;
+    json_t *obj = NULL, *id;
+    uint64_t first;
+    int rc = 0;
+
+    if (!too_long && blank(text, len))
+        return 0;
+    line_key(lineno, lkey, sizeof(lkey));
+    it = calloc(1, sizeof(*it));
+    if (!it) {
+        fprintf(stderr, "tincan: out of memory at line %" PRIu64 "\n", lineno);
+        return -1;
+    }
+    it->line = lineno;
+    jobspec_init(&it->js);
+    if (too_long) {
+        if (already_done(b, lkey))
+            goto skip;
+        set_error(it, NULL,
+                  "the line is longer than %u MiB; put large code in a "
+                  "file (\"path\") or behind a URL (\"url\")",
+                  MAX_LINE >> 20);
+        goto out;
+    }
+    obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!obj || !json_is_object(obj) || !(id = json_object_get(obj, "id")) ||
+        !(json_is_string(id) || json_is_integer(id))) {
+        if (already_done(b, lkey))
+            goto skip;
+        if (!obj)
+            set_error(it, NULL, "bad JSON at column %d: %s", jerr.column,
+                      jerr.text);
+        else if (!json_is_object(obj))
+            set_error(it, NULL, "a job must be a JSON object, not %s",
+                      json_type_name(obj));
+        else if (!json_object_get(obj, "id"))
+            set_error(it, NULL, "%s",
+                      "no \"id\": give each job a unique \"id\" (a string "
+                      "or an integer)");
+        else
+            set_error(it, NULL, "\"id\" must be a string or an integer, not %s",
+                      json_type_name(json_object_get(obj, "id")));
+        goto out;
+    }
+    key = id_key(id);
+    if (!key) {
+        fprintf(stderr, "tincan: out of memory at line %" PRIu64 "\n", lineno);
+        rc = -1;
+        goto skip;
+    }
+    if (idmap_get(&b->seen, key, &first)) {
+        if (already_done(b, lkey))
+            goto skip;
+        set_error(it, id,
+                  "duplicate id %.200s (first on line %" PRIu64
+                  "); give each job its own id",
+                  key, first);
+        goto out;
+    }
+    if (idmap_put(&b->seen, key, lineno)) {
+        fprintf(stderr, "tincan: out of memory at line %" PRIu64 "\n", lineno);
+        rc = -1;
+        goto skip;
+    }
+    if (already_done(b, key))
+        goto skip;
+    it->id = json_deep_copy(id);
+    if (jobspec_parse(obj, extra, &it->js, err, sizeof(err)))
+        set_error(it, NULL, "%s", err);
+out:
+    json_decref(obj);
+    free(key);
+    return dispatch(b, it);
+skip:
+    json_decref(obj);
+    free(key);
+    free_item(it);
+    return rc;
+}
+
+/* Read every line of the jobs; 0, or -1 when reading failed. */
+static int read_jobs(struct batch *b, int fd)
+{
+    struct reader r = {.fd = fd, .stop_fd = b->stop_pipe[0]};
+    uint64_t lineno = 0;
+    char *line = NULL;
+    size_t len = 0;
+    int rc;
+
+    while (!atomic_load(&b->stop)) {
+        rc = next_line(&r, &line, &len);
+        if (rc == LINE_EOF || rc == LINE_STOPPED)
+            break;
+        if (rc < 0) {
+            fprintf(stderr, "tincan: reading %s: %s\n",
+                    strcmp(b->jobs_path, "-") ? b->jobs_path : "stdin",
+                    strerror(-rc));
+            free(r.buf);
+            return -1;
+        }
+        lineno++;
+        if (handle_line(b, line, len, rc == LINE_TOO_LONG, lineno))
+            break;
+    }
+    free(r.buf);
+    return 0;
+}
+
+/* --- --resume: what the results file already has -------------------------- */
+
+/*
+ * Record the key of every complete result line of fd, and cut a partial
+ * last line (a batch killed mid-write) so that appending starts clean.
+ */
+static int load_done(struct batch *b, int fd)
+{
+    struct reader r = {.fd = fd, .stop_fd = -1};
+    uint64_t lineno = 0;
+    off_t complete_end = 0;
+    char *line;
+    size_t len;
+    int rc;
+
+    for (;;) {
+        rc = next_line(&r, &line, &len);
+        if (rc == LINE_EOF)
+            break;
+        if (rc < 0) {
+            fprintf(stderr, "tincan: reading %s: %s\n", b->out_path,
+                    strerror(-rc));
+            goto fail;
+        }
+        lineno++;
+        if (rc == LINE_TOO_LONG) {
+            complete_end += (off_t)len + 1;
+            continue; /* not ours: results are never this long */
+        }
+        if (r.partial) {
+            /* The last line has no newline: a partial write. */
+            fprintf(stderr,
+                    "tincan: %s: dropping an incomplete last line (%zu "
+                    "bytes) from an interrupted run\n",
+                    b->out_path, len);
+            if (ftruncate(fd, complete_end) != 0) {
+                fprintf(stderr, "tincan: cannot truncate %s: %s\n", b->out_path,
+                        strerror(errno));
+                goto fail;
+            }
+            break;
+        }
+        complete_end += (off_t)len + 1;
+        json_t *o = json_loadb(line, len, 0, NULL);
+        json_t *id = o ? json_object_get(o, "id") : NULL;
+        json_t *ln = o ? json_object_get(o, "line") : NULL;
+        char key[LINE_KEY_MAX], *k = NULL;
+        int bad = 0;
+
+        if (id) {
+            k = id_key(id);
+            bad = !k || idmap_put(&b->done_keys, k, lineno);
+        } else if (json_is_integer(ln)) {
+            line_key((uint64_t)json_integer_value(ln), key, sizeof(key));
+            bad = idmap_put(&b->done_keys, key, lineno) != 0;
+        } else {
+            fprintf(stderr,
+                    "tincan: %s line %" PRIu64 " is not a result line; "
+                    "ignoring it\n",
+                    b->out_path, lineno);
+        }
+        if (o && json_is_string(json_object_get(o, "status")) &&
+            !strcmp(json_string_value(json_object_get(o, "status")), "error"))
+            b->errors_before++;
+        free(k);
+        json_decref(o);
+        if (bad) {
+            fputs("tincan: out of memory reading the results\n", stderr);
+            goto fail;
+        }
+    }
+    free(r.buf);
+    return 0;
+fail:
+    free(r.buf);
+    return -1;
+}
+
+/* --- options and main ---------------------------------------------------- */
+
+enum { OPT_ORDERED = 256, OPT_RESUME, OPT_PROGRESS };
+
+static int parse_args(struct batch *b, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"jobs", required_argument, NULL, 'j'},
+        {"output", required_argument, NULL, 'o'},
+        {"ordered", no_argument, NULL, OPT_ORDERED},
+        {"resume", no_argument, NULL, OPT_RESUME},
+        {"progress", no_argument, NULL, OPT_PROGRESS},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    char *end;
+    int c;
+
+    b->workers =
+        cpus > 0 ? (unsigned)(cpus < MAX_WORKERS ? cpus : MAX_WORKERS) : 1;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":j:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': {
+            errno = 0;
+            unsigned long n = strtoul(optarg, &end, 10);
+            if (errno || *end || optarg[0] < '0' || optarg[0] > '9' || n < 1 ||
+                n > MAX_WORKERS)
+                return usage_error("-j %s: give a number of workers from 1 "
+                                   "to %d",
+                                   optarg, MAX_WORKERS);
+            b->workers = (unsigned)n;
+            break;
+        }
+        case 'o':
+            b->out_path = optarg;
+            break;
+        case OPT_ORDERED:
+            b->ordered = 1;
+            break;
+        case OPT_RESUME:
+            b->resume = 1;
+            break;
+        case OPT_PROGRESS:
+            b->progress = 1;
+            break;
+        case 'h':
+            fputs(batch_usage, stdout);
+            return -1;
+        case ':':
+            return usage_error("option '%s' needs a value; see 'tincan batch "
+                               "--help'",
+                               argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'; see 'tincan batch "
+                               "--help'",
+                               argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return usage_error("%s", "no jobs: give JOBS.jsonl (or - for stdin); "
+                                 "see 'tincan batch --help'");
+    if (optind + 1 < argc)
+        return usage_error("one JOBS file at a time ('%s' is extra)",
+                           argv[optind + 1]);
+    b->jobs_path = argv[optind];
+    if (b->resume && !b->out_path)
+        return usage_error("%s", "--resume needs -o RESULTS.jsonl: the file "
+                                 "to read finished ids from and append to");
+    return 0;
+}
+
+/* Open the jobs and the results; 0 or an exit status. */
+static int open_files(struct batch *b, int *jobs_fd)
+{
+    struct stat js, os;
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+
+    if (!strcmp(b->jobs_path, "-")) {
+        *jobs_fd = STDIN_FILENO;
+    } else {
+        *jobs_fd = open(b->jobs_path, O_RDONLY | O_CLOEXEC);
+        if (*jobs_fd < 0)
+            return usage_error("cannot open %s: %s", b->jobs_path,
+                               strerror(errno));
+    }
+    if (!b->out_path) {
+        b->out_fd = STDOUT_FILENO;
+        return 0;
+    }
+    /* Before opening it: O_TRUNC would empty the jobs. */
+    if (fstat(*jobs_fd, &js) == 0 && stat(b->out_path, &os) == 0 &&
+        js.st_dev == os.st_dev && js.st_ino == os.st_ino)
+        return usage_error("%s is both the jobs and the results; give -o "
+                           "another file",
+                           b->out_path);
+    flags |= b->resume ? O_RDWR | O_APPEND : O_TRUNC;
+    if (b->resume)
+        flags &= ~O_WRONLY;
+    b->out_fd = open(b->out_path, flags, RESULTS_MODE);
+    if (b->out_fd < 0)
+        return usage_error("cannot open %s for the results: %s", b->out_path,
+                           strerror(errno));
+    if (b->resume && load_done(b, b->out_fd))
+        return REPORT_EXIT_USAGE;
+    return 0;
+}
+
+static int exit_status(const struct batch *b)
+{
+    int signo = atomic_load(&b->signo);
+
+    if (b->write_failed)
+        return BATCH_EXIT_WRITE_FAILED;
+    if (signo)
+        return BATCH_EXIT_SIGNAL_BASE + signo;
+    if (b->counts[STATUS_ERROR] || b->errors_before)
+        return BATCH_EXIT_ERRORS;
+    return 0;
+}
+
+int batch_main(int argc, char **argv)
+{
+    struct batch b;
+    struct supervisor sup = {.b = &b, .sfd = -1};
+    pthread_t *threads = NULL, sup_thread;
+    sigset_t sigs, blocked;
+    unsigned started = 0;
+    int jobs_fd = -1, rc, sup_started = 0;
+    char c = 0;
+
+    memset(&b, 0, sizeof(b));
+    b.out_fd = -1;
+    b.stop_pipe[0] = b.stop_pipe[1] = b.wake_pipe[0] = b.wake_pipe[1] = -1;
+    tc_fetch_options_init(&b.fetch);
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.work_cv, NULL);
+    pthread_cond_init(&b.space_cv, NULL);
+    rc = parse_args(&b, argc, argv);
+    if (rc) {
+        rc = rc < 0 ? 0 : rc;
+        goto out;
+    }
+    b.tty = isatty(STDERR_FILENO);
+    b.progress |= b.tty;
+    rc = open_files(&b, &jobs_fd);
+    if (rc)
+        goto out;
+    b.total = count_jobs(jobs_fd);
+    b.window = b.workers * (b.ordered ? ORDERED_PER_WORKER : WINDOW_PER_WORKER);
+    b.ring = b.ordered ? calloc(b.window, sizeof(*b.ring)) : NULL;
+    threads = calloc(b.workers, sizeof(*threads));
+    if ((b.ordered && !b.ring) || !threads || pipe2(b.stop_pipe, O_CLOEXEC) ||
+        pipe2(b.wake_pipe, O_CLOEXEC)) {
+        fprintf(stderr, "tincan: cannot start the batch: %s\n",
+                strerror(errno ? errno : ENOMEM));
+        rc = REPORT_EXIT_INTERNAL_ERROR;
+        goto out;
+    }
+
+    /* Signals go to the supervisor's signalfd only; every thread (and every
+     * job child) has them blocked. SIGPIPE too: a closed output is a write
+     * error, reported once. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    blocked = sigs;
+    sigaddset(&blocked, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &blocked, NULL);
+    sup.sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+    if (sup.sfd < 0) {
+        fprintf(stderr, "tincan: signalfd: %s\n", strerror(errno));
+        rc = REPORT_EXIT_INTERNAL_ERROR;
+        goto out;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b.t0);
+    if (pthread_create(&sup_thread, NULL, supervise, &sup) == 0)
+        sup_started = 1;
+    for (; started < b.workers; started++)
+        if (pthread_create(&threads[started], NULL, worker, &b) != 0)
+            break;
+    if (!started || !sup_started) {
+        fprintf(stderr, "tincan: cannot start the worker threads\n");
+        request_stop(&b);
+    } else {
+        read_jobs(&b, jobs_fd);
+    }
+
+    pthread_mutex_lock(&b.mu);
+    b.closed = 1;
+    pthread_cond_broadcast(&b.work_cv);
+    pthread_mutex_unlock(&b.mu);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    if (sup_started) {
+        if (write(b.wake_pipe[1], &c, 1) < 0)
+            pthread_cancel(sup_thread);
+        pthread_join(sup_thread, NULL);
+    }
+    if (b.write_failed)
+        fprintf(stderr, "tincan: %s\n", b.write_err);
+    if (b.progress)
+        print_summary(&b);
+    rc = exit_status(&b);
+out:
+    if (b.ring)
+        for (size_t i = 0; i < b.window; i++)
+            free_item(b.ring[i]);
+    free(b.ring);
+    free(threads);
+    idmap_free(&b.seen);
+    idmap_free(&b.done_keys);
+    if (jobs_fd > STDERR_FILENO)
+        close(jobs_fd);
+    if (b.out_fd > STDERR_FILENO)
+        close(b.out_fd);
+    for (int i = 0; i < 2; i++) {
+        if (b.stop_pipe[i] >= 0)
+            close(b.stop_pipe[i]);
+        if (b.wake_pipe[i] >= 0)
+            close(b.wake_pipe[i]);
+    }
+    if (sup.sfd >= 0)
+        close(sup.sfd);
+    pthread_cond_destroy(&b.work_cv);
+    pthread_cond_destroy(&b.space_cv);
+    pthread_mutex_destroy(&b.mu);
+    return rc;
+}

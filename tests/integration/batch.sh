@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# tests/integration/batch.sh - tincan batch end to end: a 2,000-job batch
+# mixing every status a guest can reach, every code and input source (files,
+# hex, base64, URLs from a server on 127.0.0.1 that this script starts) and
+# malformed lines, interrupted by SIGINT and finished with --resume; SIGTERM
+# letting the running job end; --ordered; progress; bad usage.
+# Needs a usable /dev/kvm (the lane: tests/vm/run tests/integration/batch.sh),
+# or TINCAN_TEST_BACKEND=emu, which puts "backend": "emu" in every job (how
+# tests/run-unit runs it on a host without KVM).
+# Env: BUILD (default build), TINCAN_TEST_BACKEND. Prints "ok NAME" /
+# "FAIL NAME: why" per test and "N passed, M failed"; exits 1 on a failure.
+set -u
+
+BUILD=${BUILD:-build}
+TINCAN=$BUILD/tincan
+G=$BUILD/guests
+BACKEND=${TINCAN_TEST_BACKEND:-}
+case "$BACKEND" in
+"") want_backend=kvm ;;
+emu) want_backend=emu ;;
+*) echo "FAIL setup: TINCAN_TEST_BACKEND must be emu or empty"; exit 1 ;;
+esac
+JOBS_PY=tests/integration/batch_jobs.py
+N_JOBS=2000
+
+passed=0
+failed=0
+T=$(mktemp -d "${TMPDIR:-/tmp}/tincan-batch.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+
+ok() {
+    echo "ok $1"
+    passed=$((passed + 1))
+}
+bad() {
+    echo "FAIL $1: $2"
+    failed=$((failed + 1))
+}
+lines() { # lines FILE: how many newlines
+    if [ -e "$1" ]; then wc -l <"$1"; else echo 0; fi
+}
+# job ID FIELDS: one job line, with the backend under test.
+job() {
+    local b=
+    [ -n "$BACKEND" ] && b=",\"backend\":\"$BACKEND\""
+    echo "{\"id\":\"$1\",$2$b}"
+}
+
+if [ ! -x "$TINCAN" ]; then
+    echo "FAIL setup: $TINCAN is missing; run make first (or set BUILD)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+# GCC 12's ASan allocator is not fork-safe: a child forked while another
+# thread holds its lock blocks in malloc, and the emulator's child mallocs
+# (seccomp then reports a futex call as sandbox_violation). Threads fork all
+# the time in a batch, so a sanitized build runs only KVM jobs here: in the
+# lane, without the emulator's insn_limit jobs; on the emulator, not at all.
+EMU_JOBS=1
+if grep -aq __asan_init "$TINCAN"; then
+    if [ "$BACKEND" = emu ]; then
+        echo "skip batch.sh: an ASan build forks threads unsafely for the emulator; the lane runs it on KVM"
+        exit 0
+    fi
+    EMU_JOBS=0
+fi
+
+python3 tests/fetch_server.py --root "$G" >"$T/port" 2>"$T/server.err" &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; rm -rf "$T"' EXIT
+for _ in $(seq 100); do
+    [ -s "$T/port" ] && break
+    sleep 0.1
+done
+PORT=$(head -n 1 "$T/port")
+
+# --- the big batch: SIGINT partway, then --resume ---------------------------
+
+t=batch_of_2000_interrupted_by_sigint_then_resumed_has_every_result_once
+if [ -z "$PORT" ]; then
+    bad $t "the test server did not start: $(cat "$T/server.err")"
+else
+    python3 $JOBS_PY gen $N_JOBS "$G" "http://127.0.0.1:$PORT" "$BACKEND" \
+        $EMU_JOBS "$T/jobs" "$T/expect"
+    "$TINCAN" batch -j 2 -o "$T/out" "$T/jobs" 2>"$T/err1" &
+    pid=$!
+    # Interrupt once a few hundred results are in (or give up after 10 min).
+    for _ in $(seq 6000); do
+        [ "$(lines "$T/out")" -ge 300 ] && break
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -INT $pid
+    wait $pid
+    rc1=$?
+    n1=$(lines "$T/out")
+    partial=$(python3 $JOBS_PY partial "$T/out")
+    # A batch killed mid-write leaves a partial line: --resume must drop it.
+    printf '{"id":"job-1999","status":"o' >>"$T/out"
+    "$TINCAN" batch -j 2 --resume -o "$T/out" "$T/jobs" 2>"$T/err2"
+    rc2=$?
+    if [ $rc1 -ne 130 ]; then
+        bad $t "after SIGINT: exit $rc1, want 130; stderr: $(head -c 300 "$T/err1")"
+    elif [ "$partial" != "$n1" ]; then
+        bad $t "after SIGINT the results are not whole lines once each: $partial"
+    elif [ "$n1" -ge $N_JOBS ]; then
+        bad $t "the SIGINT came too late: $n1 results were already written"
+    elif ! grep -q "^tincan: Interrupt: reading no more jobs" "$T/err1"; then
+        bad $t "no interrupt notice on stderr: $(head -c 300 "$T/err1")"
+    elif [ $rc2 -ne 1 ]; then
+        bad $t "--resume: exit $rc2, want 1 (some lines are errors); stderr: $(head -c 300 "$T/err2")"
+    elif ! grep -q "dropping an incomplete last line" "$T/err2"; then
+        bad $t "--resume did not report the partial line: $(head -c 300 "$T/err2")"
+    elif ! got=$(python3 $JOBS_PY check "$T/out" "$T/expect" $want_backend); then
+        bad $t "$got"
+    else
+        ok $t
+    fi
+fi
+
+# --- SIGTERM: the running job ends at its deadline and is written -----------
+
+t=sigterm_lets_the_running_job_end_and_writes_its_result
+{
+    job slow '"path":"'"$G"'/spin.bin","timeout_ms":3000'
+    job after1 '"code_hex":"f4"'
+    job after2 '"code_hex":"f4"'
+} >"$T/jobs2"
+"$TINCAN" batch -j 1 -o "$T/out2" "$T/jobs2" 2>"$T/err" &
+pid=$!
+sleep 1
+kill -TERM $pid
+wait $pid
+rc=$?
+got=$(python3 -c 'import json,sys; print([(j["id"], j["status"]) for j in map(json.loads, open(sys.argv[1]))])' "$T/out2" 2>&1)
+if [ $rc -ne 143 ]; then
+    bad $t "exit $rc, want 143; stderr: $(cat "$T/err")"
+elif [ "$got" != "[('slow', 'timeout')]" ]; then
+    bad $t "results $got, want only slow's timeout"
+else
+    ok $t
+fi
+
+# --- --ordered, progress and stdin -------------------------------------------
+
+t=ordered_writes_results_in_input_order
+{
+    job first '"path":"'"$G"'/spin.bin","timeout_ms":300'
+    for i in 2 3 4 5 6 7; do job "n$i" '"path":"'"$G"'/hello_once.bin"'; done
+} >"$T/jobs3"
+"$TINCAN" batch -j 2 --ordered "$T/jobs3" >"$T/out3" 2>"$T/err"
+rc=$?
+got=$(python3 -c 'import json,sys; print(" ".join(j["id"] for j in map(json.loads, open(sys.argv[1]))))' "$T/out3" 2>&1)
+if [ $rc -ne 0 ]; then
+    bad $t "exit $rc, want 0; stderr: $(cat "$T/err")"
+elif [ "$got" != "first n2 n3 n4 n5 n6 n7" ]; then
+    bad $t "ids in the order '$got'"
+elif [ -s "$T/err" ]; then
+    bad $t "stderr is not a terminal but has: $(cat "$T/err")"
+else
+    ok $t
+fi
+
+t=progress_prints_a_summary_with_counts_and_percentiles
+"$TINCAN" batch -j 2 --progress - <"$T/jobs3" >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc -ne 0 ] || [ "$(lines "$T/out")" -ne 7 ]; then
+    bad $t "exit $rc and $(lines "$T/out") results, want 0 and 7; stderr: $(cat "$T/err")"
+elif ! tail -n 1 "$T/err" | grep -Eq '^tincan batch: 7 results in [0-9.]+m?s, [0-9.]+ jobs/s; ok 6, timeout 1; job wall time p50 [0-9.]+(us|ms|s), p95 [0-9.]+(us|ms|s), p99 [0-9.]+(us|ms|s)$'; then
+    bad $t "summary: $(tail -n 1 "$T/err")"
+else
+    ok $t
+fi
+
+t=bad_lines_get_error_results_and_the_rest_runs
+{
+    echo '[1,2]'
+    echo '{"id":["x"],"code_hex":"f4"}'
+    job good '"code_hex":"b0 41 e6 10 f4"'
+    echo '{"id":"neg","code_hex":"f4","mem":-1}'
+} >"$T/jobs4"
+"$TINCAN" batch -j 2 --ordered "$T/jobs4" >"$T/out" 2>"$T/err"
+rc=$?
+got=$(python3 -c 'import json,sys; print("|".join(j.get("message") if j["status"] == "error" else j["output"] for j in map(json.loads, open(sys.argv[1]))))' "$T/out" 2>&1)
+want='line 1: a job must be a JSON object, not an array|line 2: "id" must be a string or an integer, not an array|A|line 4: "mem" -1 is out of range (1M to 1G)'
+if [ $rc -ne 1 ]; then
+    bad $t "exit $rc, want 1; stderr: $(cat "$T/err")"
+elif [ "$got" != "$want" ]; then
+    bad $t "got '$got'"
+else
+    ok $t
+fi
+
+# --- bad usage: one "tincan: " line, exit 125 --------------------------------
+
+usage_case() {
+    local name=$1
+    shift
+    "$TINCAN" "$@" >"$T/out" 2>"$T/err" </dev/null
+    rc=$?
+    if [ $rc -ne 125 ]; then
+        bad "$name" "exit $rc, want 125; stderr: $(cat "$T/err")"
+    elif [ -s "$T/out" ] || [ "$(wc -l <"$T/err")" -ne 1 ] ||
+        ! grep -q '^tincan: ' "$T/err"; then
+        bad "$name" "want no stdout and one 'tincan: ' line, got: $(cat "$T/out" "$T/err")"
+    else
+        ok "$name"
+    fi
+}
+usage_case resume_without_output_is_bad_usage batch --resume "$T/jobs3"
+usage_case missing_jobs_file_is_bad_usage batch "$T/no-such.jsonl"
+usage_case zero_workers_is_bad_usage batch -j 0 "$T/jobs3"
+usage_case results_over_the_jobs_is_bad_usage batch -o "$T/jobs3" "$T/jobs3"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
