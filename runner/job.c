@@ -169,11 +169,15 @@ int job_run_sandbox(const struct sbx_host *host, struct cgroup_ctx *cg,
     struct cgroup_job cj;
     int rc;
 
+    rc = sbx_job_prepare(host, &sj, err, errlen);
+    if (rc)
+        return rc;
     cgroup_job_create(cg, job->mem_size + JOB_CGROUP_SLACK, &cj);
     sj.cgroup_fd = cj.procs_fd;
     sj.parent = (int)getpid();
     rc = job_run(sandbox_child, &a, &lim, out, err, errlen);
     cgroup_job_remove(&cj);
+    sbx_job_release(&sj);
     return rc;
 }
 

@@ -1,7 +1,9 @@
 /*
- * emu.c - the emulator backend. The child maps the same guest memory as the
- * KVM backend ([0x1000, MEM) over one host mmap, boot image, code, input),
- * sets the same long-mode entry state in Unicorn 2 and runs it. Ports go to
+ * emu.c - the emulator backend. The same guest memory as the KVM backend
+ * ([0x1000, MEM) over one host mmap, boot image, code, input) and the same
+ * long-mode entry state, in Unicorn 2. The parent builds all of it but the
+ * job once per memory size (a template, never run there); each child adds
+ * its job to its copy-on-write copy and runs it. Ports go to
  * the shared guest ABI (abi.c) through instruction hooks; [MEM, 4 GiB) is an
  * MMIO region whose first access ends the job as on KVM. Unicorn does not
  * deliver exceptions through the guest's IDT, so this file turns its
@@ -12,9 +14,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unicorn/unicorn.h>
 
 #include "boot.h"
@@ -162,27 +167,39 @@ static int uc_fail(char *err, size_t errlen, const char *step, uc_err e)
     return e == UC_ERR_NOMEM ? -ENOMEM : -EIO;
 }
 
-static int set_cpu_state(struct emu_vm *vm, const struct sbx_job *job,
-                         char *err, size_t errlen)
+struct reg_write {
+    int reg;
+    const void *val;
+    const char *what;
+};
+
+static int write_regs(uc_engine *uc, const struct reg_write *regs, size_t n,
+                      char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        uc_err e = uc_reg_write(uc, regs[i].reg, regs[i].val);
+        if (e != UC_ERR_OK)
+            return uc_fail(err, errlen, regs[i].what, e);
+    }
+    return 0;
+}
+
+/* The machine state every job starts from: descriptor tables, paging, long
+ * mode. The job's own registers are set by set_entry_regs(). */
+static int set_machine_state(struct emu_vm *vm, uint64_t mem_size, char *err,
+                             size_t errlen)
 {
     /* Unicorn has no AVX: the guest sees SSE only, as on a CPU without it. */
     struct boot_cpu cpu = {.xsave = 0, .avx = 0};
     struct boot_state st;
-    uc_engine *uc = vm->uc;
-    uc_err e;
 
-    boot_entry_state(&st, job->mem_size, job->entry, job->input_addr,
-                     job->input_len, &cpu);
+    boot_entry_state(&st, mem_size, TINCAN_ENTRY, 0, 0, &cpu);
     uc_x86_mmr gdt = {.base = st.gdt_base, .limit = st.gdt_limit};
     uc_x86_mmr idt = {.base = st.idt_base, .limit = st.idt_limit};
     uc_x86_mmr tr = {
         .selector = st.tr.selector, .base = st.tr.base, .limit = st.tr.limit};
     uc_x86_msr efer = {.rid = MSR_EFER, .value = st.efer};
-    struct {
-        int reg;
-        const void *val;
-        const char *what;
-    } regs[] = {
+    const struct reg_write regs[] = {
         {UC_X86_REG_GDTR, &gdt, "uc_reg_write GDTR"},
         {UC_X86_REG_IDTR, &idt, "uc_reg_write IDTR"},
         {UC_X86_REG_TR, &tr, "uc_reg_write TR"},
@@ -190,18 +207,29 @@ static int set_cpu_state(struct emu_vm *vm, const struct sbx_job *job,
         {UC_X86_REG_CR4, &st.cr4, "uc_reg_write CR4"},
         {UC_X86_REG_MSR, &efer, "uc_reg_write EFER"},
         {UC_X86_REG_CR0, &st.cr0, "uc_reg_write CR0"},
+        {UC_X86_REG_RFLAGS, &st.rflags, "uc_reg_write RFLAGS"},
+    };
+    return write_regs(vm->uc, regs, sizeof(regs) / sizeof(regs[0]), err,
+                      errlen);
+}
+
+/* The job's registers at entry: rip, rsp at the top of memory, rdi/rsi. */
+static int set_entry_regs(struct emu_vm *vm, const struct sbx_job *job,
+                          char *err, size_t errlen)
+{
+    struct boot_cpu cpu = {.xsave = 0, .avx = 0};
+    struct boot_state st;
+
+    boot_entry_state(&st, job->mem_size, job->entry, job->input_addr,
+                     job->input_len, &cpu);
+    const struct reg_write regs[] = {
         {UC_X86_REG_RSP, &st.rsp, "uc_reg_write RSP"},
         {UC_X86_REG_RDI, &st.rdi, "uc_reg_write RDI"},
         {UC_X86_REG_RSI, &st.rsi, "uc_reg_write RSI"},
-        {UC_X86_REG_RFLAGS, &st.rflags, "uc_reg_write RFLAGS"},
         {UC_X86_REG_RIP, &st.rip, "uc_reg_write RIP"},
     };
-    for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
-        e = uc_reg_write(uc, regs[i].reg, regs[i].val);
-        if (e != UC_ERR_OK)
-            return uc_fail(err, errlen, regs[i].what, e);
-    }
-    return 0;
+    return write_regs(vm->uc, regs, sizeof(regs) / sizeof(regs[0]), err,
+                      errlen);
 }
 
 static int add_hooks(struct emu_vm *vm, char *err, size_t errlen)
@@ -229,60 +257,188 @@ static int add_hooks(struct emu_vm *vm, char *err, size_t errlen)
     if (e == UC_ERR_OK)
         e = uc_hook_add(uc, &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
                         (void *)on_access, vm, TINCAN_MAPPED_END, UINT64_MAX);
-    if (e == UC_ERR_OK && vm->max_insns)
-        e = uc_hook_add(uc, &h, UC_HOOK_CODE, (void *)on_code, vm, 1, 0);
     if (e != UC_ERR_OK)
         return uc_fail(err, errlen, "uc_hook_add", e);
     return 0;
 }
 
-int emu_build(const struct sbx_host *h, const struct sbx_job *job,
-              struct sbx_report *rep, struct emu_vm *vm, char *err,
-              size_t errlen)
+/* The engine, its guest memory and everything in them that no job changes:
+ * the boot image, the machine state and the hooks. */
+static int template_build(struct emu_template *t, const struct sbx_host *h,
+                          uint64_t mem_size, char *err, size_t errlen)
 {
+    struct emu_vm *vm = &t->vm;
     uint8_t *mem;
     uc_err e;
     int rc;
 
-    memset(vm, 0, sizeof(*vm));
-    mem = mmap(NULL, job->mem_size, PROT_READ | PROT_WRITE,
+    t->mem_size = mem_size;
+    mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE,
                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem == MAP_FAILED) {
         rc = -errno;
         snprintf(err, errlen, "mmap of %" PRIu64 " MiB guest memory: %s",
-                 job->mem_size >> 20, strerror(errno));
+                 mem_size >> 20, strerror(errno));
         return rc;
     }
+    t->mem = mem;
     memcpy(mem + BOOT_IMAGE_BASE, h->boot_image, BOOT_IMAGE_SIZE);
-    /* The runner checked every range against mem_size (runner/image.c). */
-    for (unsigned i = 0; i < job->nsegs; i++)
-        memcpy(mem + job->segs[i].gpa, job->segs[i].data, job->segs[i].filesz);
-    if (job->input_len)
-        memcpy(mem + job->input_addr, job->input, job->input_len);
 
     e = uc_open(UC_ARCH_X86, UC_MODE_64, &vm->uc);
     if (e != UC_ERR_OK)
         return uc_fail(err, errlen, "uc_open", e);
     vm->guest.mem = mem;
-    vm->guest.mem_size = job->mem_size;
-    vm->guest.rep = rep;
+    vm->guest.mem_size = mem_size;
     vm->guest.cpu.read = read_fault_state;
     vm->guest.cpu.ctx = vm;
-    vm->max_insns = job->max_insns;
     /* Page 0 stays unmapped, as on KVM. */
     e = uc_mem_map_ptr(vm->uc, TINCAN_NULL_PAGE_END,
-                       job->mem_size - TINCAN_NULL_PAGE_END, UC_PROT_ALL,
+                       mem_size - TINCAN_NULL_PAGE_END, UC_PROT_ALL,
                        mem + TINCAN_NULL_PAGE_END);
     if (e != UC_ERR_OK)
         return uc_fail(err, errlen, "uc_mem_map_ptr of guest memory", e);
-    e = uc_mmio_map(vm->uc, job->mem_size, TINCAN_MAPPED_END - job->mem_size,
+    e = uc_mmio_map(vm->uc, mem_size, TINCAN_MAPPED_END - mem_size,
                     on_mmio_read, vm, on_mmio_write, vm);
     if (e != UC_ERR_OK)
         return uc_fail(err, errlen, "uc_mmio_map of [MEM, 4 GiB)", e);
-    rc = set_cpu_state(vm, job, err, errlen);
+    rc = set_machine_state(vm, mem_size, err, errlen);
     if (rc == 0)
         rc = add_hooks(vm, err, errlen);
     return rc;
+}
+
+/*
+ * Unicorn asks for transparent huge pages for its JIT buffer, so writing
+ * its prologue would put a whole 2 MiB page into the template, and into
+ * the peak RSS of every child that inherits it (6.8 instead of 8.8 MiB for
+ * hello_once). Build with THP off for the process, for these few
+ * milliseconds only, unless the process had turned it off itself.
+ */
+static int template_build_small(struct emu_template *t,
+                                const struct sbx_host *h, uint64_t mem_size,
+                                char *err, size_t errlen)
+{
+    int was_off = prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1;
+    int toggled = !was_off && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0;
+    int rc = template_build(t, h, mem_size, err, errlen);
+
+    if (toggled)
+        prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
+    return rc;
+}
+
+static void template_free(struct emu_template *t)
+{
+    if (t->vm.uc)
+        uc_close(t->vm.uc);
+    if (t->mem)
+        munmap(t->mem, t->mem_size);
+    free(t);
+}
+
+/*
+ * The cache: the templates of the last EMU_TEMPLATES guest memory sizes.
+ * Lookups, builds and frees hold the lock; a job holds a reference from
+ * before its fork until after it, so no template is freed under a fork.
+ */
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct emu_template *cache[EMU_TEMPLATES];
+static uint64_t cache_clock;
+
+static struct emu_template *cache_find(uint64_t mem_size)
+{
+    for (unsigned i = 0; i < EMU_TEMPLATES; i++)
+        if (cache[i] && cache[i]->mem_size == mem_size)
+            return cache[i];
+    return NULL;
+}
+
+/* Keep t in an empty slot, or in place of the least recently used template
+ * no job holds; when every slot is held, t is freed by its last put. */
+static void cache_insert(struct emu_template *t)
+{
+    int slot = -1;
+
+    for (unsigned i = 0; i < EMU_TEMPLATES; i++) {
+        if (!cache[i]) {
+            slot = (int)i;
+            break;
+        }
+        if (cache[i]->refs == 0 &&
+            (slot < 0 || cache[i]->last_use < cache[slot]->last_use))
+            slot = (int)i;
+    }
+    if (slot < 0)
+        return;
+    if (cache[slot])
+        template_free(cache[slot]);
+    cache[slot] = t;
+    t->cached = 1;
+}
+
+int emu_template_get(const struct sbx_host *h, uint64_t mem_size,
+                     struct emu_template **out, char *err, size_t errlen)
+{
+    struct emu_template *t;
+    int rc = 0;
+
+    pthread_mutex_lock(&cache_lock);
+    t = cache_find(mem_size);
+    if (!t) {
+        t = calloc(1, sizeof(*t));
+        if (!t) {
+            rc = -ENOMEM;
+            snprintf(err, errlen, "allocating an emulator template: %s",
+                     strerror(ENOMEM));
+            goto out;
+        }
+        rc = template_build_small(t, h, mem_size, err, errlen);
+        if (rc) {
+            template_free(t);
+            t = NULL;
+            goto out;
+        }
+        cache_insert(t);
+    }
+    t->refs++;
+    t->last_use = ++cache_clock;
+out:
+    pthread_mutex_unlock(&cache_lock);
+    *out = t;
+    return rc;
+}
+
+void emu_template_put(struct emu_template *t)
+{
+    pthread_mutex_lock(&cache_lock);
+    if (--t->refs == 0 && !t->cached)
+        template_free(t);
+    pthread_mutex_unlock(&cache_lock);
+}
+
+int emu_start(struct emu_template *t, const struct sbx_job *job,
+              struct sbx_report *rep, struct emu_vm **out, char *err,
+              size_t errlen)
+{
+    struct emu_vm *vm = &t->vm;
+    uint8_t *mem = t->mem;
+    uc_hook h;
+    uc_err e;
+
+    *out = vm;
+    vm->guest.rep = rep;
+    vm->max_insns = job->max_insns;
+    /* The runner checked every range against mem_size (runner/image.c). */
+    for (unsigned i = 0; i < job->nsegs; i++)
+        memcpy(mem + job->segs[i].gpa, job->segs[i].data, job->segs[i].filesz);
+    if (job->input_len)
+        memcpy(mem + job->input_addr, job->input, job->input_len);
+    if (vm->max_insns) {
+        e = uc_hook_add(vm->uc, &h, UC_HOOK_CODE, (void *)on_code, vm, 1, 0);
+        if (e != UC_ERR_OK)
+            return uc_fail(err, errlen, "uc_hook_add", e);
+    }
+    return set_entry_regs(vm, job, err, errlen);
 }
 
 static int canonical(uint64_t addr)

@@ -1,7 +1,9 @@
 /*
  * emu.h - the emulator backend: the same guest machine as kvm.c (memory
  * image, long-mode entry state, ports), run by Unicorn 2 in the child, for
- * hosts without a usable /dev/kvm.
+ * hosts without a usable /dev/kvm. The parent builds a template machine
+ * once per guest memory size; each job's child gets it copy-on-write
+ * through its fork, adds the job and runs it.
  */
 #ifndef SANDBOX_EMU_H
 #define SANDBOX_EMU_H
@@ -12,9 +14,9 @@
 #include "abi.h"
 #include "sandbox.h"
 
-/* Address space Unicorn reserves for its JIT code buffer (uc_open), which
- * the child's RLIMIT_AS must leave room for. */
-#define EMU_JIT_RESERVE (1ULL << 30)
+/* Templates kept in the parent: one per guest memory size, the most
+ * recently used ones. */
+#define EMU_TEMPLATES 2
 
 struct uc_struct;
 
@@ -33,13 +35,44 @@ struct emu_vm {
     uint64_t exc_rip, exc_cr2;
 };
 
-/* Child, stage 1: Unicorn with the guest memory, entry state and hooks.
- * Returns 0 or -errno with the failing step in err ("uc_open: ..."). */
-int emu_build(const struct sbx_host *host, const struct sbx_job *job,
-              struct sbx_report *rep, struct emu_vm *vm, char *err,
+/*
+ * A machine that has never run: a Unicorn engine (its 1 GiB JIT buffer
+ * reserved, the TCG prologue written, no translation blocks) with the
+ * guest memory mapped over one host mmap holding the boot image, the
+ * [MEM, 4 GiB) MMIO region, the long-mode machine state and the hooks,
+ * whose user pointer is vm. In the parent it holds about 3 MiB of memory
+ * (Unicorn's tables, the JIT buffer's first huge page) plus the boot
+ * image's pages, and mem_size + 1 GiB of address space.
+ */
+struct emu_template {
+    struct emu_vm vm;
+    uint8_t *mem; /* host address of guest-physical 0 */
+    uint64_t mem_size;
+    unsigned refs;     /* jobs between get and put */
+    uint64_t last_use; /* for the cache's eviction */
+    int cached;        /* in the cache; else freed by the last put */
+};
+
+/*
+ * Parent: the template for mem_size, built on first use and cached (see
+ * EMU_TEMPLATES); hold it across the fork, then emu_template_put(). Safe
+ * to call from several threads. Returns 0 or -errno with the failing step
+ * in err ("uc_mem_map_ptr of guest memory: ...").
+ */
+int emu_template_get(const struct sbx_host *host, uint64_t mem_size,
+                     struct emu_template **out, char *err, size_t errlen);
+void emu_template_put(struct emu_template *t);
+
+/*
+ * Child, after lockdown: put the job into its copy of t (code, input, entry
+ * registers, the instruction limit's hook) and return the machine to run.
+ * Returns 0 or -errno with the failing step in err.
+ */
+int emu_start(struct emu_template *t, const struct sbx_job *job,
+              struct sbx_report *rep, struct emu_vm **vm, char *err,
               size_t errlen);
 
-/* Child, stage 2: run until the job ends; the status is in the report. */
+/* Child: run until the job ends; the status is in the report. */
 void emu_loop(struct emu_vm *vm);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * jail.c - the per-job child's lockdown. The seccomp policy is the tables
- * below (two stages for KVM, two for the emulator), one line per allowed call
+ * below (two stages for KVM, one for the emulator), one line per allowed call
  * with its reason; everything else traps into a handler that records the
  * syscall number in the shared report and then dies by SIGSYS.
  */
@@ -77,18 +77,13 @@ static const struct jail_rule stage2_rules[] = {
     ALLOW_IF(sigaltstack, ARG_EQ(0, 0), "ASan: query the signal stack"),
 #endif
 };
-/* The emulator, stage 1: Unicorn's setup (uc_open reserves its JIT buffer,
- * the guest memory is mapped, hooks are allocated). No fd is open. */
-static const struct jail_rule emu_stage1_rules[] = {
-    ALLOW(mmap, "guest memory, and Unicorn's executable JIT code buffer"),
-    ALLOW(madvise, "Unicorn asks for huge pages for its JIT buffer"),
-    ALLOW_IF(seccomp, ARG_EQ(0, SECCOMP_SET_MODE_FILTER), "install the emulator's stage-2 filter"),
-};
-
-/* The emulator, stage 2: the run loop. Unicorn translates guest code into
- * its JIT buffer and allocates translation blocks with malloc as it goes. */
-static const struct jail_rule emu_stage2_rules[] = {
-    ALLOW(brk, "malloc: translation blocks, TLB and hook bookkeeping"),
+/* The emulator: one stage, installed before the child touches the job.
+ * The engine, its executable JIT buffer and the guest memory come from the
+ * parent's template; the child only writes the job into them and runs it.
+ * Unicorn translates guest code into the JIT buffer it already has and
+ * allocates translation blocks with malloc as it goes. */
+static const struct jail_rule emu_rules[] = {
+    ALLOW(brk, "malloc: translation blocks, TLB, hooks (the insn limit's)"),
     ALLOW_IF(mmap, ARG_CLEAR(2, PROT_EXEC), "malloc of large blocks, never executable"),
     ALLOW(munmap, "free of large blocks"),
     ALLOW_IF(mprotect, ARG_CLEAR(2, PROT_EXEC), "malloc arenas and guard pages, never executable"),
@@ -188,19 +183,9 @@ int jail_build_filters(struct sbx_filter *stage1, struct sbx_filter *stage2,
     return rc;
 }
 
-int jail_build_emu_filters(struct sbx_filter *stage1, struct sbx_filter *stage2,
-                           char *err, size_t errlen)
+int jail_build_emu_filter(struct sbx_filter *f, char *err, size_t errlen)
 {
-    int rc =
-        build_one(emu_stage1_rules, NRULES(emu_stage1_rules), emu_stage2_rules,
-                  NRULES(emu_stage2_rules), stage1, err, errlen);
-    if (rc)
-        return rc;
-    rc = build_one(emu_stage2_rules, NRULES(emu_stage2_rules), NULL, 0, stage2,
-                   err, errlen);
-    if (rc)
-        jail_free_filter(stage1);
-    return rc;
+    return build_one(emu_rules, NRULES(emu_rules), NULL, 0, f, err, errlen);
 }
 
 void jail_free_filter(struct sbx_filter *f)

@@ -16,9 +16,8 @@
 int jail_build_filters(struct sbx_filter *stage1, struct sbx_filter *stage2,
                        char *err, size_t errlen);
 void jail_free_filter(struct sbx_filter *f);
-/* The same for the emulator backend's two stages (its own tables). */
-int jail_build_emu_filters(struct sbx_filter *stage1, struct sbx_filter *stage2,
-                           char *err, size_t errlen);
+/* The emulator backend's one stage (its own table). */
+int jail_build_emu_filter(struct sbx_filter *f, char *err, size_t errlen);
 
 /*
  * Everything before the first filter: parent-death signal (and a check that

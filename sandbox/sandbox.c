@@ -1,6 +1,7 @@
 /*
  * sandbox.c - the child's main line (lock down, build, lock tighter, run) and
- * the host preparation the parent does once for all children.
+ * what the parent prepares: once for all children, and per job before the
+ * fork.
  */
 #include "sandbox.h"
 
@@ -54,8 +55,7 @@ int sbx_host_init(struct sbx_host *h, char *err, size_t errlen)
     boot_build_image(h->boot_image);
     rc = jail_build_filters(&h->stage1, &h->stage2, err, errlen);
     if (rc == 0) {
-        rc =
-            jail_build_emu_filters(&h->emu_stage1, &h->emu_stage2, err, errlen);
+        rc = jail_build_emu_filter(&h->emu, err, errlen);
         if (rc) {
             jail_free_filter(&h->stage1);
             jail_free_filter(&h->stage2);
@@ -75,10 +75,25 @@ void sbx_host_fini(struct sbx_host *h)
     kvm_release(h);
     jail_free_filter(&h->stage1);
     jail_free_filter(&h->stage2);
-    jail_free_filter(&h->emu_stage1);
-    jail_free_filter(&h->emu_stage2);
+    jail_free_filter(&h->emu);
     free(h->boot_image);
     h->boot_image = NULL;
+}
+
+int sbx_job_prepare(const struct sbx_host *host, struct sbx_job *job, char *err,
+                    size_t errlen)
+{
+    job->emu = NULL;
+    if (job->backend != SBX_BACKEND_EMU)
+        return 0;
+    return emu_template_get(host, job->mem_size, &job->emu, err, errlen);
+}
+
+void sbx_job_release(struct sbx_job *job)
+{
+    if (job->emu)
+        emu_template_put(job->emu);
+    job->emu = NULL;
 }
 
 static void __attribute__((noreturn))
@@ -120,22 +135,22 @@ run_emu(const struct sbx_host *host, const struct sbx_job *job,
         struct sbx_report *rep)
 {
     char err[SBX_MESSAGE_MAX];
-    struct emu_vm vm;
+    struct emu_vm *vm;
 
-    /* No fd at all: the emulator needs no device. */
-    if (jail_enter(rep, job->parent, -1, job->cgroup_fd, job->mem_size,
-                   EMU_JIT_RESERVE, job->timeout_ms, err, sizeof(err)) != 0)
+    /* No fd at all: the emulator needs no device. The guest memory and
+     * the JIT buffer are mapped already (the template): no extra room. */
+    if (jail_enter(rep, job->parent, -1, job->cgroup_fd, 0, 0, job->timeout_ms,
+                   err, sizeof(err)) != 0)
         child_fail(rep, err);
-    if (jail_lock(&host->emu_stage1) != 0) {
-        snprintf(err, sizeof(err), "seccomp emulator stage 1: %s",
+    /* One stage: the machine exists, the job only fills it in. */
+    if (jail_lock(&host->emu) != 0) {
+        snprintf(err, sizeof(err), "seccomp emulator filter: %s",
                  strerror(errno));
         child_fail(rep, err);
     }
-    if (emu_build(host, job, rep, &vm, err, sizeof(err)) != 0)
+    if (emu_start(job->emu, job, rep, &vm, err, sizeof(err)) != 0)
         child_fail(rep, err);
-    if (jail_lock(&host->emu_stage2) != 0)
-        child_fail(rep, "seccomp emulator stage 2: cannot install the filter");
-    emu_loop(&vm);
+    emu_loop(vm);
     JAIL_EXIT(0);
 }
 

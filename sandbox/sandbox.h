@@ -1,7 +1,8 @@
 /*
  * sandbox.h - what the runner (the parent) sees of the sandbox: the per-host
- * preparation done once, the report a child writes into memory shared with
- * the parent, and the child's entry point. Everything behind it runs inside
+ * preparation done once, the per-job preparation before the fork, the
+ * report a child writes into memory shared with the parent, and the child's
+ * entry point. Everything behind it runs inside
  * the per-job child.
  */
 #ifndef SANDBOX_SANDBOX_H
@@ -85,10 +86,12 @@ struct sbx_host {
     void *cpuid; /* struct kvm_cpuid2 *, KVM_GET_SUPPORTED_CPUID */
     int cpu_xsave, cpu_avx;
     uint8_t *boot_image; /* BOOT_IMAGE_SIZE bytes: tables for low memory */
-    struct sbx_filter stage1, stage2;         /* KVM backend */
-    struct sbx_filter emu_stage1, emu_stage2; /* emulator backend */
-    char kvm_error[SBX_MESSAGE_MAX];          /* why kvm_fd is -1 */
+    struct sbx_filter stage1, stage2; /* KVM backend */
+    struct sbx_filter emu;            /* emulator backend: one stage */
+    char kvm_error[SBX_MESSAGE_MAX];  /* why kvm_fd is -1 */
 };
+
+struct emu_template;
 
 /* A range of guest memory to fill: filesz bytes of data, then zeros. */
 struct sbx_segment {
@@ -114,6 +117,7 @@ struct sbx_job {
     uint64_t max_insns; /* emulator only: stop after this many, 0 = no limit */
     int cgroup_fd;      /* the job cgroup's cgroup.procs to join, or -1 */
     int parent;         /* pid of the runner that forked the child */
+    struct emu_template *emu; /* emulator: the machine to start from */
 };
 
 /*
@@ -123,6 +127,15 @@ struct sbx_job {
  */
 int sbx_host_init(struct sbx_host *host, char *err, size_t errlen);
 void sbx_host_fini(struct sbx_host *host);
+
+/*
+ * Parent, before the fork: what the job's backend prepares ahead of the
+ * child (the emulator's template for job->mem_size, in job->emu). Returns 0
+ * or -errno with a message in err. sbx_job_release() after the fork.
+ */
+int sbx_job_prepare(const struct sbx_host *host, struct sbx_job *job, char *err,
+                    size_t errlen);
+void sbx_job_release(struct sbx_job *job);
 
 /* Size of the shared mapping for a report with out_cap bytes of output. */
 size_t sbx_report_size(uint64_t out_cap);

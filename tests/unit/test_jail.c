@@ -22,7 +22,7 @@
 #include "../runner/job.h"
 #include "../sandbox/jail.h"
 
-static struct sbx_filter stage1, stage2, emu1, emu2;
+static struct sbx_filter stage1, stage2, emu;
 
 static int setup(void **state)
 {
@@ -30,7 +30,7 @@ static int setup(void **state)
 
     (void)state;
     assert_int_equal(jail_build_filters(&stage1, &stage2, err, sizeof(err)), 0);
-    assert_int_equal(jail_build_emu_filters(&emu1, &emu2, err, sizeof(err)), 0);
+    assert_int_equal(jail_build_emu_filter(&emu, err, sizeof(err)), 0);
     return 0;
 }
 
@@ -39,8 +39,7 @@ static int teardown(void **state)
     (void)state;
     jail_free_filter(&stage1);
     jail_free_filter(&stage2);
-    jail_free_filter(&emu1);
-    jail_free_filter(&emu2);
+    jail_free_filter(&emu);
     return 0;
 }
 
@@ -104,9 +103,15 @@ static void locked_child(void *arg, struct sbx_report *rep)
     finish_ok(rep, "the call was allowed");
 }
 
-enum emu_action { EMU_SOCKET, EMU_EXEC_MMAP, EMU_MALLOC };
+enum emu_action {
+    EMU_SOCKET,
+    EMU_EXEC_MMAP,
+    EMU_EXEC_MPROTECT,
+    EMU_SECOND_FILTER,
+    EMU_MALLOC
+};
 
-/* The emulator's child: lockdown, both emulator stages, then one call. */
+/* The emulator's child: lockdown, the emulator's one filter, then one call. */
 static void emu_child(void *arg, struct sbx_report *rep)
 {
     enum emu_action a = (enum emu_action)(intptr_t)arg;
@@ -114,7 +119,7 @@ static void emu_child(void *arg, struct sbx_report *rep)
 
     if (jail_enter(rep, (int)getppid(), -1, -1, 1 << 20, 0, 5000, err,
                    sizeof(err)) != 0 ||
-        jail_lock(&emu1) != 0 || jail_lock(&emu2) != 0)
+        jail_lock(&emu) != 0)
         _exit(2);
     switch (a) {
     case EMU_SOCKET:
@@ -123,6 +128,13 @@ static void emu_child(void *arg, struct sbx_report *rep)
     case EMU_EXEC_MMAP:
         mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1,
              0);
+        break;
+    case EMU_EXEC_MPROTECT: /* the JIT buffer came executable from the
+                               template: nothing may become so in the child */
+        mprotect(rep, 4096, PROT_READ | PROT_EXEC);
+        break;
+    case EMU_SECOND_FILTER: /* the one stage is final */
+        jail_lock(&emu);
         break;
     case EMU_MALLOC: /* the JIT's allocations: brk and plain mmap */
         if (sbrk(4096) != (void *)-1 &&
@@ -163,14 +175,21 @@ static void expect_violation(enum action a, long nr, const char *name)
     expect_violation_in(locked_child, (int)a, nr, name);
 }
 
-static void test_emu_stage2_kills_socket_and_exec_mappings(void **state)
+static void test_emu_filter_kills_socket_and_exec_mappings(void **state)
 {
     (void)state;
     expect_violation_in(emu_child, EMU_SOCKET, SYS_socket, "socket");
     expect_violation_in(emu_child, EMU_EXEC_MMAP, SYS_mmap, "mmap");
+    expect_violation_in(emu_child, EMU_EXEC_MPROTECT, SYS_mprotect, "mprotect");
 }
 
-static void test_emu_stage2_allows_brk_and_plain_mmap(void **state)
+static void test_emu_filter_kills_a_second_filter(void **state)
+{
+    (void)state;
+    expect_violation_in(emu_child, EMU_SECOND_FILTER, SYS_seccomp, "seccomp");
+}
+
+static void test_emu_filter_allows_brk_and_plain_mmap(void **state)
 {
     struct job_outcome o;
 
@@ -325,8 +344,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stage2_kills_socket_and_names_it),
-        cmocka_unit_test(test_emu_stage2_kills_socket_and_exec_mappings),
-        cmocka_unit_test(test_emu_stage2_allows_brk_and_plain_mmap),
+        cmocka_unit_test(test_emu_filter_kills_socket_and_exec_mappings),
+        cmocka_unit_test(test_emu_filter_kills_a_second_filter),
+        cmocka_unit_test(test_emu_filter_allows_brk_and_plain_mmap),
         cmocka_unit_test(test_stage2_kills_open_and_execve),
         cmocka_unit_test(test_stage1_already_forbids_open),
         cmocka_unit_test(test_stage2_allows_kvm_run_only_on_the_vcpu_fd),
