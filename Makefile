@@ -32,7 +32,8 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libtincan.a
 CLI := $(BUILD)/tincan
 # The CLI's own modules (not the C API): linked into the CLI and the tests.
-CLI_SRCS := api/report.c api/jobspec.c api/check.c api/batch.c
+CLI_SRCS := api/report.c api/jobspec.c api/fetchopt.c api/check.c \
+	api/batch.c
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_LIB := $(BUILD)/obj/libtincan-cli.a
 

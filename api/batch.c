@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fetchopt.h"
 #include "jobspec.h"
 #include "report.h"
 #include "tincan.h"
@@ -83,6 +84,9 @@ static const char batch_usage[] =
     "  --progress         progress and summary on stderr even when it is not\n"
     "                     a terminal\n"
     "  -h, --help         this text\n"
+    "\n" FETCHOPT_USAGE
+    "Jobs naming one URL share this process's fetch cache (see the README,\n"
+    "Payload sources).\n"
     "\n"
     "A line that is not a valid job gets {\"line\": N, \"status\": \"error\",\n"
     "\"message\": ...} (with \"id\" when it has one), as does a job whose "
@@ -130,7 +134,7 @@ struct batch {
     unsigned workers;
     int ordered, resume, progress, tty;
     const char *jobs_path, *out_path;
-    struct tc_fetch_options fetch;
+    struct fetchopt fo; /* fo.fetch: how URLs are fetched */
     int out_fd;
 
     /* under mu */
@@ -604,7 +608,7 @@ static void run_item(struct batch *b, struct item *it)
     json_t *o;
 
     memset(&res, 0, sizeof(res));
-    if (jobspec_load(&it->js, &b->fetch, NULL, err, sizeof(err))) {
+    if (jobspec_load(&it->js, &b->fo.fetch, NULL, err, sizeof(err))) {
         set_error(it, NULL, "%s", err);
     } else if (tc_run(&it->js.job, &res) != 0) {
         set_error(it, NULL, "%s", res.message);
@@ -1071,18 +1075,24 @@ static int parse_args(struct batch *b, int argc, char **argv)
         {"ordered", no_argument, NULL, OPT_ORDERED},
         {"resume", no_argument, NULL, OPT_RESUME},
         {"progress", no_argument, NULL, OPT_PROGRESS},
+        FETCHOPT_LONG_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    char *end;
-    int c;
+    char *end, err[ERR_MAX];
+    int c, taken;
 
     b->workers =
         cpus > 0 ? (unsigned)(cpus < MAX_WORKERS ? cpus : MAX_WORKERS) : 1;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":j:o:h", opts, NULL)) != -1) {
+        taken = fetchopt_apply(&b->fo, c, optarg, err, sizeof(err));
+        if (taken < 0)
+            return usage_error("%s", err);
+        if (taken)
+            continue;
         switch (c) {
         case 'j': {
             errno = 0;
@@ -1195,7 +1205,7 @@ int batch_main(int argc, char **argv)
     memset(&b, 0, sizeof(b));
     b.out_fd = -1;
     b.stop_pipe[0] = b.stop_pipe[1] = b.wake_pipe[0] = b.wake_pipe[1] = -1;
-    tc_fetch_options_init(&b.fetch);
+    fetchopt_init(&b.fo);
     pthread_mutex_init(&b.mu, NULL);
     pthread_cond_init(&b.work_cv, NULL);
     pthread_cond_init(&b.space_cv, NULL);

@@ -7,19 +7,17 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../runner/payload.h"
 #include "../runner/pcache.h"
 #include "../runner/units.h"
 #include "check.h"
+#include "fetchopt.h"
 #include "batch.h"
 #include "report.h"
 #include "tincan.h"
@@ -57,20 +55,7 @@ static const char usage_text[] =
     "                     instructions (deterministic, unlike --timeout)\n"
     "  --json             print one JSON object with the full result\n"
     "  -h, --help         this text\n"
-    "\n"
-    "URLs (http:// and https://) are fetched by tincan before the job starts;\n"
-    "the job itself never has network access:\n"
-    "  --fetch-timeout DUR  deadline of each fetch, separate from --timeout\n"
-    "                       (default 30s; connecting gets at most 10s)\n"
-    "  --max-fetch SIZE     refuse bodies larger than this (default 16M)\n"
-    "  --cacert FILE        CA certificates to verify TLS with (always on)\n"
-    "  --allow-file-urls    also accept file:// URLs (never via redirects)\n"
-    "  --cache              keep fetches in $XDG_CACHE_HOME/tincan (or\n"
-    "                       ~/.cache/tincan), like --cache-dir\n"
-    "  --cache-dir DIR      keep fetches in DIR by SHA-256; with --sha256 a\n"
-    "                       cached copy is used without any network access\n"
-    "At most 5 redirects, each to http or https only.\n"
-    "\n"
+    "\n" FETCHOPT_USAGE "\n"
     "exit status:\n"
     "  ok                 the guest's exit code (low 8 bits); HLT gives 0\n"
     "  insn_limit 116\n"
@@ -139,47 +124,9 @@ enum {
     OPT_FORMAT,
     OPT_B64,
     OPT_SHA256,
-    OPT_FETCH_TIMEOUT,
-    OPT_MAX_FETCH,
-    OPT_CACERT,
-    OPT_ALLOW_FILE_URLS,
-    OPT_CACHE,
-    OPT_CACHE_DIR,
     OPT_BACKEND,
     OPT_MAX_INSNS
 };
-
-/*
- * The persistent fetch cache's default home: $XDG_CACHE_HOME/tincan, or
- * ~/.cache/tincan, creating the parent when it is missing (the cache itself
- * creates its own directory).
- */
-static int default_cache_dir(char *buf, size_t len, char *err, size_t errlen)
-{
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    char parent[PATH_MAX];
-
-    if (xdg && xdg[0] == '/')
-        snprintf(parent, sizeof(parent), "%s", xdg);
-    else if (home && home[0] == '/')
-        snprintf(parent, sizeof(parent), "%s/.cache", home);
-    else {
-        snprintf(err, errlen,
-                 "neither XDG_CACHE_HOME nor HOME is an "
-                 "absolute path; use --cache-dir DIR");
-        return -EINVAL;
-    }
-    if (mkdir(parent, 0700) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create %.200s: %s", parent,
-                 strerror(errno));
-        return -errno;
-    }
-    if ((size_t)snprintf(buf, len, "%s/tincan", parent) >= len) {
-        snprintf(err, errlen, "the cache path is too long");
-        return -ENAMETOOLONG;
-    }
-    return 0;
-}
 
 /* FILE, "-" or a URL, as the source it names. */
 static struct tc_source source_of(const char *arg)
@@ -218,12 +165,7 @@ static int cmd_run(int argc, char **argv)
         {"format", required_argument, NULL, OPT_FORMAT},
         {"b64", required_argument, NULL, OPT_B64},
         {"sha256", required_argument, NULL, OPT_SHA256},
-        {"fetch-timeout", required_argument, NULL, OPT_FETCH_TIMEOUT},
-        {"max-fetch", required_argument, NULL, OPT_MAX_FETCH},
-        {"cacert", required_argument, NULL, OPT_CACERT},
-        {"allow-file-urls", no_argument, NULL, OPT_ALLOW_FILE_URLS},
-        {"cache", no_argument, NULL, OPT_CACHE},
-        {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
+        FETCHOPT_LONG_OPTIONS,
         {"backend", required_argument, NULL, OPT_BACKEND},
         {"max-insns", required_argument, NULL, OPT_MAX_INSNS},
         {"help", no_argument, NULL, 'h'},
@@ -231,23 +173,29 @@ static int cmd_run(int argc, char **argv)
     };
     const char *input_arg = NULL, *hex = NULL, *b64 = NULL, *sha256 = NULL;
     char err[512];
-    char cache_dir[PATH_MAX];
     uint8_t digest[PCACHE_DIGEST_LEN];
     int json = 0, c, rc = REPORT_EXIT_USAGE;
     void *code = NULL, *input = NULL;
     size_t code_len = 0, input_len = 0;
     struct tc_source code_src, input_src;
-    struct tc_fetch_options fetch;
+    struct fetchopt fo;
+    const struct tc_fetch_options *fetch = &fo.fetch;
     struct tc_job job;
     struct tc_result res;
 
     tc_job_init(&job);
-    tc_fetch_options_init(&fetch);
+    fetchopt_init(&fo);
     memset(&res, 0, sizeof(res));
     opterr = 0;
     optind = 1;
     /* Options may also follow FILE or URL: "tincan run URL --sha256 HEX". */
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        int taken = fetchopt_apply(&fo, c, optarg, err, sizeof(err));
+
+        if (taken < 0)
+            return usage_error("%s", err);
+        if (taken)
+            continue;
         switch (c) {
         case OPT_TIMEOUT:
             if (units_parse_duration(optarg, &job.timeout_ms, err, sizeof(err)))
@@ -288,41 +236,6 @@ static int cmd_run(int argc, char **argv)
                                    "(sha256sum prints them)",
                                    optarg);
             sha256 = optarg;
-            break;
-        case OPT_FETCH_TIMEOUT:
-            if (units_parse_duration(optarg, &fetch.timeout_ms, err,
-                                     sizeof(err)))
-                return usage_error("--fetch-timeout: %s", err);
-            if (fetch.timeout_ms == 0 || fetch.timeout_ms > TC_MAX_TIMEOUT_MS)
-                return usage_error("--fetch-timeout %s is out of range (1ms "
-                                   "to 24h)",
-                                   optarg);
-            break;
-        case OPT_MAX_FETCH:
-            if (units_parse_size(optarg, &fetch.max_bytes, err, sizeof(err)))
-                return usage_error("--max-fetch: %s", err);
-            if (fetch.max_bytes == 0 || fetch.max_bytes > TC_MAX_MEM)
-                return usage_error("--max-fetch %s is out of range (1 byte "
-                                   "to 1G)",
-                                   optarg);
-            break;
-        case OPT_CACERT:
-            if (access(optarg, R_OK) != 0)
-                return usage_error("--cacert %s: cannot read it: %s", optarg,
-                                   strerror(errno));
-            fetch.cacert = optarg;
-            break;
-        case OPT_ALLOW_FILE_URLS:
-            fetch.allow_file_urls = 1;
-            break;
-        case OPT_CACHE:
-            if (default_cache_dir(cache_dir, sizeof(cache_dir), err,
-                                  sizeof(err)))
-                return usage_error("--cache: %s", err);
-            fetch.cache_dir = cache_dir;
-            break;
-        case OPT_CACHE_DIR:
-            fetch.cache_dir = optarg;
             break;
         case OPT_JSON:
             json = 1;
@@ -391,7 +304,7 @@ static int cmd_run(int argc, char **argv)
         code_src.kind == TC_SOURCE_PATH && strcmp(code_src.text, "-") == 0)
         return usage_error("%s", "code and input cannot both come from "
                                  "stdin");
-    c = tc_load(&code_src, &fetch, &code, &code_len, err, sizeof(err));
+    c = tc_load(&code_src, fetch, &code, &code_len, err, sizeof(err));
     if (c) {
         /* Decoding errors say "bad hex"/"bad base64"; name the flag too. */
         if (c == -EINVAL && (hex || b64))
@@ -406,7 +319,7 @@ static int cmd_run(int argc, char **argv)
     }
     if (input_arg) {
         input_src = source_of(input_arg);
-        if (tc_load(&input_src, &fetch, &input, &input_len, err, sizeof(err))) {
+        if (tc_load(&input_src, fetch, &input, &input_len, err, sizeof(err))) {
             rc = usage_error("--input: %s", err);
             goto out;
         }

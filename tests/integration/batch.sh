@@ -191,6 +191,29 @@ else
     ok $t
 fi
 
+t=cache_dir_keeps_a_url_the_batch_fetched_once
+sha=$(sha256sum "$G/exit42.bin" | cut -c1-64)
+url="http://127.0.0.1:$PORT/files/exit42.bin"
+requests() {
+    python3 -c 'import sys,urllib.request as u; print(u.urlopen(sys.argv[1]).read().decode().strip())' \
+        "http://127.0.0.1:$PORT/count-of/files/exit42.bin"
+}
+for i in 1 2 3; do job "u$i" '"url":"'"$url"'","sha256":"'"$sha"'"'; done >"$T/jobs5"
+before=$(requests)
+"$TINCAN" batch -j 1 --cache-dir "$T/cache" "$T/jobs5" >"$T/out" 2>"$T/err"
+rc=$?
+after=$(requests)
+got=$(python3 -c 'import json,sys; print([(j["id"], j["exit_code"]) for j in map(json.loads, open(sys.argv[1]))])' "$T/out" 2>&1)
+if [ $rc -ne 0 ] || [ "$got" != "[('u1', 42), ('u2', 42), ('u3', 42)]" ]; then
+    bad $t "exit $rc, results $got; stderr: $(cat "$T/err")"
+elif [ $((after - before)) -ne 1 ]; then
+    bad $t "the server saw $((after - before)) requests for 3 jobs, want 1"
+elif ! cmp -s "$T/cache/$sha" "$G/exit42.bin"; then
+    bad $t "no cache entry $T/cache/$sha with exit42.bin's bytes"
+else
+    ok $t
+fi
+
 # --- bad usage: one "tincan: " line, exit 125 --------------------------------
 
 usage_case() {
@@ -211,6 +234,8 @@ usage_case resume_without_output_is_bad_usage batch --resume "$T/jobs3"
 usage_case missing_jobs_file_is_bad_usage batch "$T/no-such.jsonl"
 usage_case zero_workers_is_bad_usage batch -j 0 "$T/jobs3"
 usage_case results_over_the_jobs_is_bad_usage batch -o "$T/jobs3" "$T/jobs3"
+usage_case fetch_timeout_without_unit_is_bad_usage batch --fetch-timeout 5 "$T/jobs3"
+usage_case unknown_flag_is_bad_usage batch --frobnicate "$T/jobs3"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
