@@ -160,19 +160,6 @@ struct batch {
     struct timespec t0;
 };
 
-static int __attribute__((format(printf, 1, 2)))
-usage_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("tincan: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\n", stderr);
-    return REPORT_EXIT_USAGE;
-}
-
 /* --- idmap ----------------------------------------------------------- */
 
 static uint64_t fnv1a(const char *s)
@@ -1090,7 +1077,7 @@ static int parse_args(struct batch *b, int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":j:o:h", opts, NULL)) != -1) {
         taken = fetchopt_apply(&b->fo, c, optarg, err, sizeof(err));
         if (taken < 0)
-            return usage_error("%s", err);
+            return report_usage_error("%s", err);
         if (taken)
             continue;
         switch (c) {
@@ -1099,9 +1086,10 @@ static int parse_args(struct batch *b, int argc, char **argv)
             unsigned long n = strtoul(optarg, &end, 10);
             if (errno || *end || optarg[0] < '0' || optarg[0] > '9' || n < 1 ||
                 n > MAX_WORKERS)
-                return usage_error("-j %s: give a number of workers from 1 "
-                                   "to %d",
-                                   optarg, MAX_WORKERS);
+                return report_usage_error(
+                    "-j %s: give a number of workers from 1 "
+                    "to %d",
+                    optarg, MAX_WORKERS);
             b->workers = (unsigned)n;
             break;
         }
@@ -1121,25 +1109,28 @@ static int parse_args(struct batch *b, int argc, char **argv)
             fputs(batch_usage, stdout);
             return -1;
         case ':':
-            return usage_error("option '%s' needs a value; see 'tincan batch "
-                               "--help'",
-                               argv[optind - 1]);
+            return report_usage_error(
+                "option '%s' needs a value; see 'tincan batch "
+                "--help'",
+                argv[optind - 1]);
         default:
-            return usage_error("unknown option '%s'; see 'tincan batch "
-                               "--help'",
-                               argv[optind - 1]);
+            return report_usage_error("unknown option '%s'; see 'tincan batch "
+                                      "--help'",
+                                      argv[optind - 1]);
         }
     }
     if (optind >= argc)
-        return usage_error("%s", "no jobs: give JOBS.jsonl (or - for stdin); "
-                                 "see 'tincan batch --help'");
+        return report_usage_error("%s",
+                                  "no jobs: give JOBS.jsonl (or - for stdin); "
+                                  "see 'tincan batch --help'");
     if (optind + 1 < argc)
-        return usage_error("one JOBS file at a time ('%s' is extra)",
-                           argv[optind + 1]);
+        return report_usage_error("one JOBS file at a time ('%s' is extra)",
+                                  argv[optind + 1]);
     b->jobs_path = argv[optind];
     if (b->resume && !b->out_path)
-        return usage_error("%s", "--resume needs -o RESULTS.jsonl: the file "
-                                 "to read finished ids from and append to");
+        return report_usage_error("%s",
+                                  "--resume needs -o RESULTS.jsonl: the file "
+                                  "to read finished ids from and append to");
     return 0;
 }
 
@@ -1154,8 +1145,8 @@ static int open_files(struct batch *b, int *jobs_fd)
     } else {
         *jobs_fd = open(b->jobs_path, O_RDONLY | O_CLOEXEC);
         if (*jobs_fd < 0)
-            return usage_error("cannot open %s: %s", b->jobs_path,
-                               strerror(errno));
+            return report_usage_error("cannot open %s: %s", b->jobs_path,
+                                      strerror(errno));
     }
     if (!b->out_path) {
         b->out_fd = STDOUT_FILENO;
@@ -1164,16 +1155,17 @@ static int open_files(struct batch *b, int *jobs_fd)
     /* Before opening it: O_TRUNC would empty the jobs. */
     if (fstat(*jobs_fd, &js) == 0 && stat(b->out_path, &os) == 0 &&
         js.st_dev == os.st_dev && js.st_ino == os.st_ino)
-        return usage_error("%s is both the jobs and the results; give -o "
-                           "another file",
-                           b->out_path);
+        return report_usage_error(
+            "%s is both the jobs and the results; give -o "
+            "another file",
+            b->out_path);
     flags |= b->resume ? O_RDWR | O_APPEND : O_TRUNC;
     if (b->resume)
         flags &= ~O_WRONLY;
     b->out_fd = open(b->out_path, flags, RESULTS_MODE);
     if (b->out_fd < 0)
-        return usage_error("cannot open %s for the results: %s", b->out_path,
-                           strerror(errno));
+        return report_usage_error("cannot open %s for the results: %s",
+                                  b->out_path, strerror(errno));
     if (b->resume && load_done(b, b->out_fd))
         return REPORT_EXIT_USAGE;
     return 0;

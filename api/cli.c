@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,19 +64,6 @@ static const char usage_text[] =
     "                     mismatch too), or --backend kvm without KVM: 125\n"
     "In plain mode a job that did not end ok prints one status line to\n"
     "stderr: 'tincan: STATUS: what happened'.\n";
-
-static int __attribute__((format(printf, 1, 2)))
-usage_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("tincan: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\n", stderr);
-    return REPORT_EXIT_USAGE;
-}
 
 static int print_json(const struct tc_result *r)
 {
@@ -193,32 +179,34 @@ static int cmd_run(int argc, char **argv)
         int taken = fetchopt_apply(&fo, c, optarg, err, sizeof(err));
 
         if (taken < 0)
-            return usage_error("%s", err);
+            return report_usage_error("%s", err);
         if (taken)
             continue;
         switch (c) {
         case OPT_TIMEOUT:
             if (units_parse_duration(optarg, &job.timeout_ms, err, sizeof(err)))
-                return usage_error("--timeout: %s", err);
+                return report_usage_error("--timeout: %s", err);
             if (job.timeout_ms == 0 || job.timeout_ms > TC_MAX_TIMEOUT_MS)
-                return usage_error("--timeout %s is out of range (1ms to "
-                                   "24h)",
-                                   optarg);
+                return report_usage_error(
+                    "--timeout %s is out of range (1ms to "
+                    "24h)",
+                    optarg);
             break;
         case OPT_MEM:
             if (units_parse_size(optarg, &job.mem_size, err, sizeof(err)))
-                return usage_error("--mem: %s", err);
+                return report_usage_error("--mem: %s", err);
             if (job.mem_size < TC_MIN_MEM || job.mem_size > TC_MAX_MEM)
-                return usage_error("--mem %s is out of range (1M to 1G)",
-                                   optarg);
+                return report_usage_error("--mem %s is out of range (1M to 1G)",
+                                          optarg);
             if (job.mem_size % 4096)
-                return usage_error("--mem %s is not a multiple of 4K", optarg);
+                return report_usage_error("--mem %s is not a multiple of 4K",
+                                          optarg);
             break;
         case OPT_MAX_OUTPUT:
             if (units_parse_size(optarg, &job.max_output, err, sizeof(err)))
-                return usage_error("--max-output: %s", err);
+                return report_usage_error("--max-output: %s", err);
             if (job.max_output > TC_MAX_MAX_OUTPUT)
-                return usage_error("--max-output %s is over 1G", optarg);
+                return report_usage_error("--max-output %s is over 1G", optarg);
             break;
         case OPT_INPUT:
             input_arg = optarg;
@@ -231,10 +219,10 @@ static int cmd_run(int argc, char **argv)
             break;
         case OPT_SHA256:
             if (pcache_parse_digest(optarg, digest))
-                return usage_error("--sha256 '%.80s' is not a SHA-256 "
-                                   "digest; give its 64 hex digits "
-                                   "(sha256sum prints them)",
-                                   optarg);
+                return report_usage_error("--sha256 '%.80s' is not a SHA-256 "
+                                          "digest; give its 64 hex digits "
+                                          "(sha256sum prints them)",
+                                          optarg);
             sha256 = optarg;
             break;
         case OPT_JSON:
@@ -248,7 +236,8 @@ static int cmd_run(int argc, char **argv)
             else if (!strcmp(optarg, "auto"))
                 job.format = TC_FORMAT_AUTO;
             else
-                return usage_error("--format %s: use raw, elf or auto", optarg);
+                return report_usage_error("--format %s: use raw, elf or auto",
+                                          optarg);
             break;
         case OPT_BACKEND:
             if (!strcmp(optarg, "kvm"))
@@ -258,41 +247,45 @@ static int cmd_run(int argc, char **argv)
             else if (!strcmp(optarg, "auto"))
                 job.backend = TC_BACKEND_AUTO;
             else
-                return usage_error("--backend %s: use kvm, emu or auto",
-                                   optarg);
+                return report_usage_error("--backend %s: use kvm, emu or auto",
+                                          optarg);
             break;
         case OPT_MAX_INSNS:
             if (parse_count(optarg, &job.max_insns) != 0)
-                return usage_error("--max-insns %s: give a whole number of "
-                                   "instructions, at least 1",
-                                   optarg);
+                return report_usage_error(
+                    "--max-insns %s: give a whole number of "
+                    "instructions, at least 1",
+                    optarg);
             break;
         case 'h':
             fputs(usage_text, stdout);
             return 0;
         case ':':
-            return usage_error("option '%s' needs a value; see 'tincan "
-                               "--help'",
-                               argv[optind - 1]);
+            return report_usage_error("option '%s' needs a value; see 'tincan "
+                                      "--help'",
+                                      argv[optind - 1]);
         default:
-            return usage_error("unknown option '%s'; see 'tincan --help'",
-                               argv[optind - 1]);
+            return report_usage_error(
+                "unknown option '%s'; see 'tincan --help'", argv[optind - 1]);
         }
     }
     if (hex && b64)
-        return usage_error("%s", "give the code once: --hex or --b64, not "
-                                 "both");
+        return report_usage_error("%s",
+                                  "give the code once: --hex or --b64, not "
+                                  "both");
     if ((hex || b64) && optind < argc)
-        return usage_error("give the code once: --%s or FILE/URL, not both "
-                           "('%s')",
-                           hex ? "hex" : "b64", argv[optind]);
+        return report_usage_error(
+            "give the code once: --%s or FILE/URL, not both "
+            "('%s')",
+            hex ? "hex" : "b64", argv[optind]);
     if (!hex && !b64 && optind >= argc)
-        return usage_error("%s", "no code: give FILE, - for stdin, a URL, "
-                                 "--hex TEXT or --b64 TEXT; see 'tincan "
-                                 "--help'");
+        return report_usage_error("%s",
+                                  "no code: give FILE, - for stdin, a URL, "
+                                  "--hex TEXT or --b64 TEXT; see 'tincan "
+                                  "--help'");
     if (optind + 1 < argc)
-        return usage_error("one FILE at a time ('%s' is extra)",
-                           argv[optind + 1]);
+        return report_usage_error("one FILE at a time ('%s' is extra)",
+                                  argv[optind + 1]);
     if (hex || b64) {
         code_src.kind = hex ? TC_SOURCE_HEX : TC_SOURCE_B64;
         code_src.text = hex ? hex : b64;
@@ -302,25 +295,26 @@ static int cmd_run(int argc, char **argv)
     code_src.sha256 = sha256;
     if (input_arg && strcmp(input_arg, "-") == 0 &&
         code_src.kind == TC_SOURCE_PATH && strcmp(code_src.text, "-") == 0)
-        return usage_error("%s", "code and input cannot both come from "
-                                 "stdin");
+        return report_usage_error("%s", "code and input cannot both come from "
+                                        "stdin");
     c = tc_load(&code_src, fetch, &code, &code_len, err, sizeof(err));
     if (c) {
         /* Decoding errors say "bad hex"/"bad base64"; name the flag too. */
         if (c == -EINVAL && (hex || b64))
-            rc = usage_error("--%s: %s", hex ? "hex" : "b64", err);
+            rc = report_usage_error("--%s: %s", hex ? "hex" : "b64", err);
         else
-            rc = usage_error("%s", err);
+            rc = report_usage_error("%s", err);
         goto out;
     }
     if (code_len == 0) {
-        rc = usage_error("%s", "the code is empty: give at least one byte");
+        rc = report_usage_error("%s",
+                                "the code is empty: give at least one byte");
         goto out;
     }
     if (input_arg) {
         input_src = source_of(input_arg);
         if (tc_load(&input_src, fetch, &input, &input_len, err, sizeof(err))) {
-            rc = usage_error("--input: %s", err);
+            rc = report_usage_error("--input: %s", err);
             goto out;
         }
     }
@@ -333,12 +327,13 @@ static int cmd_run(int argc, char **argv)
               "(--backend emu)\n",
               stderr);
     if (job.max_insns && job.backend == TC_BACKEND_KVM) {
-        rc = usage_error("%s", "--max-insns needs --backend emu (or auto): "
-                               "KVM cannot count instructions");
+        rc = report_usage_error("%s",
+                                "--max-insns needs --backend emu (or auto): "
+                                "KVM cannot count instructions");
         goto out;
     }
     if (tc_run(&job, &res) != 0) {
-        rc = usage_error("%s", res.message);
+        rc = report_usage_error("%s", res.message);
         goto out;
     }
     rc = json ? print_json(&res) : print_plain(&res);
@@ -352,8 +347,8 @@ out:
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_error("%s", "no command; try 'tincan run FILE' or "
-                                 "'tincan --help'");
+        return report_usage_error("%s", "no command; try 'tincan run FILE' or "
+                                        "'tincan --help'");
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {
         fputs(usage_text, stdout);
@@ -372,5 +367,6 @@ int main(int argc, char **argv)
         return check_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "batch"))
         return batch_main(argc - 1, argv + 1);
-    return usage_error("unknown command '%s'; try 'tincan --help'", argv[1]);
+    return report_usage_error("unknown command '%s'; try 'tincan --help'",
+                              argv[1]);
 }

@@ -4,6 +4,7 @@
  */
 #include "report.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -11,6 +12,18 @@
 
 #define GUEST_EXIT_MASK 0xffu
 #define PF_VECTOR       14
+
+int report_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("tincan: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n", stderr);
+    return REPORT_EXIT_USAGE;
+}
 
 int report_exit_code(const struct tc_result *r)
 {

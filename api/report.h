@@ -24,6 +24,11 @@ enum {
     REPORT_EXIT_USAGE = 125, /* bad usage or input, or KVM not usable */
 };
 
+/* Print "tincan: " and the message as one line on stderr; returns
+ * REPORT_EXIT_USAGE, for `return report_usage_error(...)`. */
+int report_usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
 /* The CLI exit code for r: the guest's exit code & 0xff for ok, else the
  * status's code above (internal_error for a status out of range). */
 int report_exit_code(const struct tc_result *r);
