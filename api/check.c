@@ -116,19 +116,6 @@ struct suite {
     pthread_cond_t case_done;
 };
 
-static int __attribute__((format(printf, 1, 2)))
-usage_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("tincan: check: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\n", stderr);
-    return CHECK_EXIT_USAGE;
-}
-
 static double seconds_since(const struct timespec *t0)
 {
     struct timespec t;
@@ -940,9 +927,10 @@ int check_main(int argc, char **argv)
         switch (c) {
         case 'j':
             if (parse_jobs(optarg, &opts.jobs))
-                return usage_error("-j %s: give a number of cases to run at "
-                                   "a time, 1 to %d",
-                                   optarg, CHECK_MAX_JOBS);
+                return report_usage_error(
+                    "-j %s: give a number of cases to run at "
+                    "a time, 1 to %d",
+                    optarg, CHECK_MAX_JOBS);
             break;
         case OPT_JUNIT:
             opts.junit = optarg;
@@ -961,41 +949,44 @@ int check_main(int argc, char **argv)
             else if (!strcmp(optarg, "auto"))
                 opts.backend = TC_BACKEND_AUTO;
             else
-                return usage_error("--backend %s: use kvm, emu or auto",
-                                   optarg);
+                return report_usage_error("--backend %s: use kvm, emu or auto",
+                                          optarg);
             break;
         case 'h':
             fputs(check_usage, stdout);
             return 0;
         case ':':
-            return usage_error("option '%s' needs a value; see 'tincan "
-                               "check --help'",
-                               argv[optind - 1]);
+            return report_usage_error("option '%s' needs a value; see 'tincan "
+                                      "check --help'",
+                                      argv[optind - 1]);
         default:
-            return usage_error("unknown option '%s'; see 'tincan check "
-                               "--help'",
-                               argv[optind - 1]);
+            return report_usage_error("unknown option '%s'; see 'tincan check "
+                                      "--help'",
+                                      argv[optind - 1]);
         }
     }
     if (optind >= argc)
-        return usage_error("%s", "no suite: give the directory of cases, "
-                                 "'tincan check DIR'");
+        return report_usage_error("%s",
+                                  "no suite: give the directory of cases, "
+                                  "'tincan check DIR'");
     if (optind + 1 < argc)
-        return usage_error("one DIR at a time ('%s' is extra)",
-                           argv[optind + 1]);
+        return report_usage_error("one DIR at a time ('%s' is extra)",
+                                  argv[optind + 1]);
     opts.dir = argv[optind];
     if (stat(opts.dir, &st) != 0)
-        return usage_error("cannot read %s: %s", opts.dir, strerror(errno));
+        return report_usage_error("cannot read %s: %s", opts.dir,
+                                  strerror(errno));
     if (!S_ISDIR(st.st_mode))
-        return usage_error("%s is not a directory: give the directory of "
-                           "the cases",
-                           opts.dir);
+        return report_usage_error(
+            "%s is not a directory: give the directory of "
+            "the cases",
+            opts.dir);
     if (find_cases(opts.dir, &s.cases, &s.n, err, sizeof(err)))
-        return usage_error("%s", err);
+        return report_usage_error("%s", err);
     if (opts.junit) {
         junit = fopen(opts.junit, "w");
         if (!junit) {
-            usage_error("--junit %s: %s", opts.junit, strerror(errno));
+            report_usage_error("--junit %s: %s", opts.junit, strerror(errno));
             goto out;
         }
     }
@@ -1013,8 +1004,7 @@ int check_main(int argc, char **argv)
             break;
     if (started == 0) {
         rc = CHECK_EXIT_FAILED;
-        fprintf(stderr, "tincan: check: cannot start a thread: %s\n",
-                strerror(errno));
+        fprintf(stderr, "tincan: cannot start a thread: %s\n", strerror(errno));
         goto out_sync;
     }
     for (size_t i = 0; i < s.n; i++) {
@@ -1035,7 +1025,7 @@ int check_main(int argc, char **argv)
     rc =
         count[V_FAIL] || count[V_ERROR] ? CHECK_EXIT_FAILED : CHECK_EXIT_PASSED;
     if (fflush(stdout) != 0) {
-        fputs("tincan: check: cannot write the report to stdout\n", stderr);
+        fputs("tincan: cannot write the report to stdout\n", stderr);
         rc = CHECK_EXIT_FAILED;
     }
     if (junit) {
@@ -1043,7 +1033,7 @@ int check_main(int argc, char **argv)
             write_junit(junit, &opts, s.cases, s.n, count, seconds_since(&t0));
 
         if ((fclose(junit) != 0) | (wrc != 0)) {
-            fprintf(stderr, "tincan: check: cannot write %s\n", opts.junit);
+            fprintf(stderr, "tincan: cannot write %s\n", opts.junit);
             rc = CHECK_EXIT_FAILED;
         }
         junit = NULL;

@@ -8,24 +8,8 @@
 # why" per test and "N passed, M failed" at the end; exits 1 on a failure.
 set -u
 
-BUILD=${BUILD:-build}
-TINCAN=$BUILD/tincan
-G=$BUILD/guests
+. "$(dirname "$0")/lib.sh" check
 BACKEND=${TINCAN_TEST_BACKEND:-kvm}
-
-passed=0
-failed=0
-T=$(mktemp -d "${TMPDIR:-/tmp}/tincan-check.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-
-ok() {
-    echo "ok $1"
-    passed=$((passed + 1))
-}
-bad() {
-    echo "FAIL $1: $2"
-    failed=$((failed + 1))
-}
 
 # check ARGS...: runs `tincan check ARGS`; stdout in $T/out, stderr in
 # $T/err, exit status in $rc.
@@ -51,14 +35,8 @@ $(cat "$T/diff")"
 # child forked while another thread holds one of its locks waits on a futex
 # in Unicorn's setup, and its seccomp policy ends it (sandbox_violation).
 JOBS=3
-if [ "$BACKEND" = emu ] && ldd "$TINCAN" 2>/dev/null | grep -q libasan; then
+if [ "$BACKEND" = emu ] && grep -aq __asan_init "$TINCAN"; then
     JOBS=1
-fi
-
-if [ ! -x "$TINCAN" ]; then
-    echo "FAIL setup: $TINCAN is missing; run make first (or set BUILD)"
-    echo "0 passed, 1 failed"
-    exit 1
 fi
 
 # --- the suite -------------------------------------------------------------
@@ -302,14 +280,13 @@ cp "$G/exit42.bin" "$T/orphan/a.bin"
 : >"$T/orphan/a.out"
 : >"$T/orphan/b.out"
 refused orphan_expectation_without_code_is_refused \
-    "tincan: check: $T/orphan/b.out has no b.bin or b.elf beside it: add the code or remove the file" \
+    "tincan: $T/orphan/b.out has no b.bin or b.elf beside it: add the code or remove the file" \
     "$T/orphan"
 refused missing_dir_is_refused \
-    "tincan: check: cannot read $T/nowhere: No such file or directory" \
+    "tincan: cannot read $T/nowhere: No such file or directory" \
     "$T/nowhere"
 refused zero_jobs_is_refused \
-    "tincan: check: -j 0: give a number of cases to run at a time, 1 to 256" \
+    "tincan: -j 0: give a number of cases to run at a time, 1 to 256" \
     -j 0 "$S"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

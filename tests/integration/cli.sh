@@ -7,24 +7,8 @@
 # and "N passed, M failed" at the end; exits 1 if anything failed.
 set -u
 
-BUILD=${BUILD:-build}
-TINCAN=$BUILD/tincan
-G=$BUILD/guests
+. "$(dirname "$0")/lib.sh" cli
 ABI_HDR=guests/sdk/tincan_abi.h
-
-passed=0
-failed=0
-T=$(mktemp -d "${TMPDIR:-/tmp}/tincan-cli.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-
-ok() {
-    echo "ok $1"
-    passed=$((passed + 1))
-}
-bad() {
-    echo "FAIL $1: $2"
-    failed=$((failed + 1))
-}
 
 # run ARGS...: runs tincan with ARGS; stdout in $T/out, stderr in $T/err,
 # exit status in $rc. Stdin is whatever the caller redirects.
@@ -42,12 +26,6 @@ json_get() { # json_get PY-EXPR: evaluates EXPR with j = the JSON on stdout
     python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
         "$T/out" "$1"
 }
-
-if [ ! -x "$TINCAN" ]; then
-    echo "FAIL setup: $TINCAN is missing; run make first (or set BUILD)"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
 
 # --- plain mode ------------------------------------------------------------
 
@@ -410,5 +388,4 @@ else
     fi
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
