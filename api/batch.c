@@ -123,6 +123,7 @@ struct item {
 
 struct reader {
     int fd, stop_fd;
+    size_t max_line; /* longer lines are skipped (LINE_TOO_LONG) */
     char *buf;
     size_t cap, start, end, scan;
     int eof;
@@ -337,7 +338,7 @@ static int next_line(struct reader *r, char **line, size_t *len)
             r->start = 0;
             r->scan = r->end;
         }
-        if (r->end - r->start >= MAX_LINE) {
+        if (r->end - r->start >= r->max_line) {
             skipping = 1; /* drop what we have; find the newline */
             r->start = r->end = r->scan = 0;
         }
@@ -947,7 +948,8 @@ skip:
 /* Read every line of the jobs; 0, or -1 when reading failed. */
 static int read_jobs(struct batch *b, int fd)
 {
-    struct reader r = {.fd = fd, .stop_fd = b->stop_pipe[0]};
+    struct reader r = {
+        .fd = fd, .stop_fd = b->stop_pipe[0], .max_line = MAX_LINE};
     uint64_t lineno = 0;
     char *line = NULL;
     size_t len = 0;
@@ -980,7 +982,9 @@ static int read_jobs(struct batch *b, int fd)
  */
 static int load_done(struct batch *b, int fd)
 {
-    struct reader r = {.fd = fd, .stop_fd = -1};
+    /* A result is read whole however long it is (a 1 GiB output makes a
+     * line of several): the id must be found, and the offsets kept. */
+    struct reader r = {.fd = fd, .stop_fd = -1, .max_line = SIZE_MAX};
     uint64_t lineno = 0;
     off_t complete_end = 0;
     char *line;
@@ -997,10 +1001,6 @@ static int load_done(struct batch *b, int fd)
             goto fail;
         }
         lineno++;
-        if (rc == LINE_TOO_LONG) {
-            complete_end += (off_t)len + 1;
-            continue; /* not ours: results are never this long */
-        }
         if (r.partial) {
             /* The last line has no newline: a partial write. */
             fprintf(stderr,

@@ -191,6 +191,21 @@ else
     ok $t
 fi
 
+t=line_over_64m_is_an_error_and_the_next_line_runs
+python3 -c 'import sys; sys.stdout.write("{\"id\":\"big\",\"code_hex\":\"" + "f4" * (33 << 20) + "\"}\n")' >"$T/jobs6"
+job after '"code_hex":"b0 41 e6 10 f4"' >>"$T/jobs6"
+"$TINCAN" batch -j 1 --ordered "$T/jobs6" >"$T/out" 2>"$T/err"
+rc=$?
+got=$(python3 -c 'import json,sys; print("|".join(j["message"] if j["status"] == "error" else j["output"] for j in map(json.loads, open(sys.argv[1]))))' "$T/out" 2>&1)
+rm -f "$T/jobs6"
+if [ $rc -ne 1 ]; then
+    bad $t "exit $rc, want 1; stderr: $(cat "$T/err")"
+elif [ "$got" != 'line 1: the line is longer than 64 MiB; put large code in a file ("path") or behind a URL ("url")|A' ]; then
+    bad $t "got '$got'"
+else
+    ok $t
+fi
+
 t=cache_dir_keeps_a_url_the_batch_fetched_once
 sha=$(sha256sum "$G/exit42.bin" | cut -c1-64)
 url="http://127.0.0.1:$PORT/files/exit42.bin"
