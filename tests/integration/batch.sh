@@ -11,9 +11,7 @@
 # "FAIL NAME: why" per test and "N passed, M failed"; exits 1 on a failure.
 set -u
 
-BUILD=${BUILD:-build}
-TINCAN=$BUILD/tincan
-G=$BUILD/guests
+. "$(dirname "$0")/lib.sh" batch
 BACKEND=${TINCAN_TEST_BACKEND:-}
 case "$BACKEND" in
 "") want_backend=kvm ;;
@@ -23,19 +21,6 @@ esac
 JOBS_PY=tests/integration/batch_jobs.py
 N_JOBS=2000
 
-passed=0
-failed=0
-T=$(mktemp -d "${TMPDIR:-/tmp}/tincan-batch.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-
-ok() {
-    echo "ok $1"
-    passed=$((passed + 1))
-}
-bad() {
-    echo "FAIL $1: $2"
-    failed=$((failed + 1))
-}
 lines() { # lines FILE: how many newlines
     if [ -e "$1" ]; then wc -l <"$1"; else echo 0; fi
 }
@@ -46,11 +31,6 @@ job() {
     echo "{\"id\":\"$1\",$2$b}"
 }
 
-if [ ! -x "$TINCAN" ]; then
-    echo "FAIL setup: $TINCAN is missing; run make first (or set BUILD)"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
 # GCC 12's ASan allocator is not fork-safe: a child forked while another
 # thread holds its lock blocks in malloc, and the emulator's child mallocs
 # (seccomp then reports a futex call as sandbox_violation). Threads fork all
@@ -252,5 +232,4 @@ usage_case results_over_the_jobs_is_bad_usage batch -o "$T/jobs3" "$T/jobs3"
 usage_case fetch_timeout_without_unit_is_bad_usage batch --fetch-timeout 5 "$T/jobs3"
 usage_case unknown_flag_is_bad_usage batch --frobnicate "$T/jobs3"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
