@@ -30,14 +30,8 @@ $(cat "$T/diff")"
     fi
 }
 
-# -j for the runs that prove the report keeps name order. Under ASan on the
-# emulator one job at a time: GCC's ASan allocator is not fork-safe, so a
-# child forked while another thread holds one of its locks waits on a futex
-# in Unicorn's setup, and its seccomp policy ends it (sandbox_violation).
+# -j for the runs that prove the report keeps name order.
 JOBS=3
-if [ "$BACKEND" = emu ] && grep -aq __asan_init "$TINCAN"; then
-    JOBS=1
-fi
 
 # --- the suite -------------------------------------------------------------
 S=$T/suite
