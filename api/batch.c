@@ -97,9 +97,9 @@ static const char batch_usage[] =
     "written.\n"
     "\n"
     "exit status: 0 every line has a result and none is an error; 1 some\n"
-    "lines got an error result; 123 results could not be written; 125 bad\n"
-    "usage; 128 + the signal (130 for SIGINT, 143 for SIGTERM) when\n"
-    "interrupted: run again with --resume to finish.\n";
+    "lines got an error result; 123 the jobs could not be read or the\n"
+    "results not written; 125 bad usage; 128 + the signal (130 for SIGINT,\n"
+    "143 for SIGTERM) when interrupted: run again with --resume to finish.\n";
 
 /* A string -> line number map (ids seen, results already written). */
 struct idmap {
@@ -151,6 +151,7 @@ struct batch {
     uint64_t hist[HIST_BUCKETS], hist_n;
     int write_failed;
     char write_err[ERR_MAX];
+    int read_failed; /* the main thread's: the jobs could not be read */
 
     atomic_int stop, signo;
     int stop_pipe[2], wake_pipe[2];
@@ -953,7 +954,7 @@ static int read_jobs(struct batch *b, int fd)
     uint64_t lineno = 0;
     char *line = NULL;
     size_t len = 0;
-    int rc;
+    int rc, failed = 0;
 
     while (!atomic_load(&b->stop)) {
         rc = next_line(&r, &line, &len);
@@ -963,15 +964,18 @@ static int read_jobs(struct batch *b, int fd)
             fprintf(stderr, "tincan: reading %s: %s\n",
                     strcmp(b->jobs_path, "-") ? b->jobs_path : "stdin",
                     strerror(-rc));
-            free(r.buf);
-            return -1;
+            failed = 1;
+            break;
         }
         lineno++;
-        if (handle_line(b, line, len, rc == LINE_TOO_LONG, lineno))
+        if (handle_line(b, line, len, rc == LINE_TOO_LONG, lineno)) {
+            /* Stopping, or out of memory (said already). */
+            failed = !atomic_load(&b->stop);
             break;
+        }
     }
     free(r.buf);
-    return 0;
+    return failed ? -1 : 0;
 }
 
 /* --- --resume: what the results file already has -------------------------- */
@@ -1147,6 +1151,10 @@ static int open_files(struct batch *b, int *jobs_fd)
         if (*jobs_fd < 0)
             return report_usage_error("cannot open %s: %s", b->jobs_path,
                                       strerror(errno));
+        if (fstat(*jobs_fd, &js) == 0 && S_ISDIR(js.st_mode))
+            return report_usage_error("%s is a directory; give a JSONL file "
+                                      "of jobs",
+                                      b->jobs_path);
     }
     if (!b->out_path) {
         b->out_fd = STDOUT_FILENO;
@@ -1175,8 +1183,8 @@ static int exit_status(const struct batch *b)
 {
     int signo = atomic_load(&b->signo);
 
-    if (b->write_failed)
-        return BATCH_EXIT_WRITE_FAILED;
+    if (b->write_failed || b->read_failed)
+        return BATCH_EXIT_IO;
     if (signo)
         return BATCH_EXIT_SIGNAL_BASE + signo;
     if (b->counts[STATUS_ERROR] || b->errors_before)
@@ -1248,7 +1256,7 @@ int batch_main(int argc, char **argv)
         fprintf(stderr, "tincan: cannot start the worker threads\n");
         request_stop(&b);
     } else {
-        read_jobs(&b, jobs_fd);
+        b.read_failed = read_jobs(&b, jobs_fd) != 0;
     }
 
     pthread_mutex_lock(&b.mu);

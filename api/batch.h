@@ -9,9 +9,9 @@
 /* Exit statuses of `tincan batch` besides 0 (every line has a result and
  * none is an error) and 125 (bad usage, from report.h). */
 enum {
-    BATCH_EXIT_ERRORS = 1,         /* some lines got "status": "error" */
-    BATCH_EXIT_WRITE_FAILED = 123, /* results could not be written */
-    BATCH_EXIT_SIGNAL_BASE = 128,  /* + the signal: SIGINT 130, SIGTERM 143 */
+    BATCH_EXIT_ERRORS = 1,        /* some lines got "status": "error" */
+    BATCH_EXIT_IO = 123,          /* jobs not read, or results not written */
+    BATCH_EXIT_SIGNAL_BASE = 128, /* + the signal: SIGINT 130, SIGTERM 143 */
 };
 
 /* `tincan batch ARGS`: argv[0] is "batch". Returns the exit status. */

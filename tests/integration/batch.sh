@@ -209,6 +209,17 @@ else
     ok $t
 fi
 
+t=results_that_cannot_be_written_exit_123_with_one_line
+"$TINCAN" batch -j 1 "$T/jobs3" >/dev/full 2>"$T/err"
+rc=$?
+if [ $rc -ne 123 ]; then
+    bad $t "exit $rc, want 123; stderr: $(cat "$T/err")"
+elif [ "$(cat "$T/err")" != "tincan: cannot write results to stdout: No space left on device" ]; then
+    bad $t "stderr: $(cat "$T/err")"
+else
+    ok $t
+fi
+
 # --- bad usage: one "tincan: " line, exit 125 --------------------------------
 
 usage_case() {
@@ -227,6 +238,7 @@ usage_case() {
 }
 usage_case resume_without_output_is_bad_usage batch --resume "$T/jobs3"
 usage_case missing_jobs_file_is_bad_usage batch "$T/no-such.jsonl"
+usage_case jobs_that_are_a_directory_is_bad_usage batch "$T"
 usage_case zero_workers_is_bad_usage batch -j 0 "$T/jobs3"
 usage_case results_over_the_jobs_is_bad_usage batch -o "$T/jobs3" "$T/jobs3"
 usage_case fetch_timeout_without_unit_is_bad_usage batch --fetch-timeout 5 "$T/jobs3"
