@@ -20,6 +20,7 @@ import json
 import sys
 
 HELLO = b"Hello, World!\n"
+SLOW_LANE_TIMEOUT_MS = 20000
 
 
 def read(path):
@@ -132,6 +133,9 @@ def gen(n, guests, base_url, backend, emu_jobs, jobs_path, expect_path):
                 job, want = ks[i % len(ks)]
                 job, want = dict(job), dict(want)
             job = dict({"id": "job-%d" % i}, **job)
+            # A loaded lane can take over a second for one job: only the
+            # spin jobs may time out.
+            job.setdefault("timeout_ms", SLOW_LANE_TIMEOUT_MS)
             if backend and "backend" not in job:
                 job["backend"] = backend
             want["id"] = job["id"]
