@@ -233,21 +233,6 @@ else
 fi
 
 # --- bad usage: one "tincan: " line, exit 125 --------------------------------
-
-usage_case() {
-    local name=$1
-    shift
-    "$TINCAN" "$@" >"$T/out" 2>"$T/err" </dev/null
-    rc=$?
-    if [ $rc -ne 125 ]; then
-        bad "$name" "exit $rc, want 125; stderr: $(cat "$T/err")"
-    elif [ -s "$T/out" ] || [ "$(wc -l <"$T/err")" -ne 1 ] ||
-        ! grep -q '^tincan: ' "$T/err"; then
-        bad "$name" "want no stdout and one 'tincan: ' line, got: $(cat "$T/out" "$T/err")"
-    else
-        ok "$name"
-    fi
-}
 usage_case resume_without_output_is_bad_usage batch --resume "$T/jobs3"
 usage_case missing_jobs_file_is_bad_usage batch "$T/no-such.jsonl"
 usage_case jobs_that_are_a_directory_is_bad_usage batch "$T"

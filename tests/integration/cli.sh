@@ -250,25 +250,6 @@ fi
 
 # --- bad usage: one "tincan: " line on stderr, nothing on stdout, exit 125 --
 
-# usage_case NAME ARGS...: expects exit 125, empty stdout, one stderr line
-# starting "tincan: ".
-usage_case() {
-    local name=$1
-    shift
-    run "$@" </dev/null
-    if [ $rc -ne 125 ]; then
-        bad "$name" "exit $rc, want 125; stderr: $(cat "$T/err")"
-    elif [ -s "$T/out" ]; then
-        bad "$name" "stdout not empty: $(head -c 200 "$T/out")"
-    elif [ "$(err_lines)" -ne 1 ]; then
-        bad "$name" "want one stderr line, got $(err_lines): $(cat "$T/err")"
-    elif ! grep -q '^tincan: ' "$T/err"; then
-        bad "$name" "stderr does not start with 'tincan: ': $(cat "$T/err")"
-    else
-        ok "$name"
-    fi
-}
-
 : >"$T/empty"
 head -c $((2 << 20)) /dev/zero | tr '\0' '\364' >"$T/big" # 2 MiB of hlt
 

@@ -1,7 +1,8 @@
 # tests/integration/lib.sh - what the CLI test scripts share: where the
 # build is ($BUILD, default build: $TINCAN, guests in $G), a temporary
-# directory $T removed at exit, ok/bad counting, and the closing
-# "N passed, M failed" line. Source it with the script's short name:
+# directory $T removed at exit, ok/bad counting, usage_case for bad usage,
+# and the closing "N passed, M failed" line. Source it with the script's
+# short name:
 #     . "$(dirname "$0")/lib.sh" cli
 # A script that needs more at exit sets its own trap and removes $T there.
 
@@ -21,6 +22,27 @@ ok() {
 bad() {
     echo "FAIL $1: $2"
     failed=$((failed + 1))
+}
+
+# usage_case NAME ARGS...: runs tincan ARGS with no stdin and expects exit
+# 125, empty stdout and one stderr line starting "tincan: " ($T/out,
+# $T/err and $rc hold what happened).
+usage_case() {
+    local name=$1
+    shift
+    "$TINCAN" "$@" >"$T/out" 2>"$T/err" </dev/null
+    rc=$?
+    if [ $rc -ne 125 ]; then
+        bad "$name" "exit $rc, want 125; stderr: $(cat "$T/err")"
+    elif [ -s "$T/out" ]; then
+        bad "$name" "stdout not empty: $(head -c 200 "$T/out")"
+    elif [ "$(awk 'END { print NR }' "$T/err")" -ne 1 ]; then
+        bad "$name" "want one stderr line: $(cat "$T/err")"
+    elif ! grep -q '^tincan: ' "$T/err"; then
+        bad "$name" "stderr does not start with 'tincan: ': $(cat "$T/err")"
+    else
+        ok "$name"
+    fi
 }
 
 # finish: the closing line; returns 0 when nothing failed (end with it).
