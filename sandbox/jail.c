@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
@@ -241,14 +242,20 @@ static int fail(char *err, size_t errlen, const char *step)
     return -e;
 }
 
+/*
+ * Called after drop_caps(): without CAP_SYS_RESOURCE a limit above the
+ * inherited hard limit fails, and only then is that limit read, so the
+ * common case is one call per limit. Lowering always works.
+ */
 static int set_limit(int res, uint64_t v)
 {
     struct rlimit cur, rl = {.rlim_cur = v, .rlim_max = v};
 
-    /* Never above an inherited hard limit: lowering always works. */
-    if (getrlimit(res, &cur) == 0 && cur.rlim_max != RLIM_INFINITY &&
-        cur.rlim_max < v)
-        rl.rlim_cur = rl.rlim_max = cur.rlim_max;
+    if (setrlimit(res, &rl) == 0)
+        return 0;
+    if (errno != EPERM || getrlimit(res, &cur) != 0)
+        return -1;
+    rl.rlim_cur = rl.rlim_max = cur.rlim_max;
     return setrlimit(res, &rl);
 }
 
@@ -267,28 +274,44 @@ static uint64_t mapped_now(void)
     return pages * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/*
+ * One capget, then only the calls that change something: the bounding set
+ * only with CAP_SETPCAP (without it every drop fails with EPERM, and
+ * no_new_privs keeps the set unusable, as nothing can be exec'd to gain
+ * caps), ambient only when inheritable is not empty (ambient is a subset),
+ * capset only when a set is not empty. Raw syscalls: nothing allocates.
+ */
 static int drop_caps(char *err, size_t errlen)
 {
-    cap_value_t max = cap_max_bits();
-    cap_t none;
+    struct __user_cap_header_struct hdr = {.version =
+                                               _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    uint32_t any = 0, inheritable = 0;
 
-    for (cap_value_t c = 0; c < max; c++) {
-        /* EPERM: no CAP_SETPCAP (not root); no_new_privs then keeps the
-         * bounding set unusable, as nothing can be exec'd to gain caps. */
-        if (cap_drop_bound(c) != 0 && errno != EPERM && errno != EINVAL)
-            return fail(err, errlen, "dropping the capability bounding set");
+    memset(data, 0, sizeof(data));
+    if (syscall(SYS_capget, &hdr, data) != 0)
+        return fail(err, errlen, "capget");
+    for (unsigned i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
+        any |= data[i].effective | data[i].permitted | data[i].inheritable;
+        inheritable |= data[i].inheritable;
     }
-    if (cap_reset_ambient() != 0 && errno != EINVAL)
+    if (data[CAP_TO_INDEX(CAP_SETPCAP)].effective & CAP_TO_MASK(CAP_SETPCAP)) {
+        cap_value_t max = cap_max_bits();
+        for (cap_value_t c = 0; c < max; c++)
+            if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL &&
+                errno != EPERM)
+                return fail(err, errlen,
+                            "dropping the capability bounding set");
+    }
+    if (inheritable &&
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 &&
+        errno != EINVAL)
         return fail(err, errlen, "clearing ambient capabilities");
-    none = cap_init();
-    if (!none)
-        return fail(err, errlen, "cap_init");
-    if (cap_set_proc(none) != 0) {
-        int rc = fail(err, errlen, "dropping capabilities");
-        cap_free(none);
-        return rc;
-    }
-    cap_free(none);
+    if (!any)
+        return 0;
+    memset(data, 0, sizeof(data));
+    if (syscall(SYS_capset, &hdr, data) != 0)
+        return fail(err, errlen, "dropping capabilities");
     return 0;
 }
 
@@ -333,6 +356,9 @@ int jail_enter(struct sbx_report *rep, int parent, int keep_fd, int cgroup_fd,
         errno = errno ? errno : EIO;
         return fail(err, errlen, "reading /proc/self/statm for RLIMIT_AS");
     }
+    int rc = drop_caps(err, errlen);
+    if (rc)
+        return rc;
     uint64_t as = mapped + mem_size + as_extra + JAIL_AS_SLACK;
     uint64_t cpu_s = timeout_ms / 1000 + 2;
     if (set_limit(RLIMIT_CORE, 0) || set_limit(RLIMIT_FSIZE, 0) ||
@@ -341,10 +367,6 @@ int jail_enter(struct sbx_report *rep, int parent, int keep_fd, int cgroup_fd,
         set_limit(RLIMIT_MSGQUEUE, 0) || set_limit(RLIMIT_CPU, cpu_s) ||
         set_limit(RLIMIT_AS, as))
         return fail(err, errlen, "setrlimit");
-
-    int rc = drop_caps(err, errlen);
-    if (rc)
-        return rc;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return fail(err, errlen, "PR_SET_NO_NEW_PRIVS");
 

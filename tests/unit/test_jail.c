@@ -8,15 +8,18 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/kvm.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../runner/job.h"
@@ -249,25 +252,87 @@ static void report_child(void *arg, struct sbx_report *rep)
     getrlimit(RLIMIT_NOFILE, &nofile);
     getrlimit(RLIMIT_CORE, &core);
     getrlimit(RLIMIT_FSIZE, &fsize);
-    n = snprintf((char *)rep->out, rep->out_cap, "%d %d %d %d %d %d",
+    n = snprintf((char *)rep->out, rep->out_cap, "%d %d %d %d %d %d %d %d",
                  !!strstr(buf, "NoNewPrivs:\t1"),
                  !!strstr(buf, "CapEff:\t0000000000000000"),
                  !!strstr(buf, "CapPrm:\t0000000000000000"),
+                 !!strstr(buf, "CapAmb:\t0000000000000000"),
+                 !!strstr(buf, "CapBnd:\t0000000000000000"),
                  (int)nofile.rlim_cur, (int)core.rlim_max, (int)fsize.rlim_max);
     rep->out_len = (uint64_t)n;
     finish_ok(rep, "reported");
 }
 
+/* Whether this process may empty a child's bounding set (CAP_SETPCAP). */
+static int can_drop_bounding_set(void)
+{
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY);
+    ssize_t len = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    unsigned long long eff = 0;
+
+    if (fd >= 0)
+        close(fd);
+    buf[len > 0 ? len : 0] = '\0';
+    char *p = strstr(buf, "CapEff:\t");
+    assert_non_null(p);
+    eff = strtoull(p + strlen("CapEff:\t"), NULL, 16);
+    return !!(eff & (1ULL << CAP_SETPCAP));
+}
+
 static void test_child_has_no_caps_no_new_privs_and_tight_rlimits(void **state)
 {
+    const char *want =
+        can_drop_bounding_set() ? "1 1 1 1 1 4 0 0" : "1 1 1 1 0 4 0 0";
     struct job_outcome o;
 
     (void)state;
     run_child(report_child, NULL, 5000, &o);
     assert_int_equal(o.rep->status, SBX_OK);
-    assert_int_equal(o.rep->out_len, strlen("1 1 1 4 0 0"));
-    assert_memory_equal(o.rep->out, "1 1 1 4 0 0", o.rep->out_len);
+    assert_int_equal(o.rep->out_len, strlen(want));
+    assert_memory_equal(o.rep->out, want, o.rep->out_len);
     job_outcome_release(&o);
+}
+
+/* A child of a runner whose hard RLIMIT_CPU is 1 s, with a 5 s deadline:
+ * exits 0 when its own hard limit stayed at 1 s. */
+static void cpu_limit_child(void *arg, struct sbx_report *rep)
+{
+    char err[256];
+    struct rlimit cpu;
+
+    (void)arg;
+    if (jail_enter(rep, (int)getppid(), -1, -1, 1 << 20, 0, 5000, err,
+                   sizeof(err)) != 0 ||
+        getrlimit(RLIMIT_CPU, &cpu) != 0)
+        _exit(2);
+    if (cpu.rlim_max == 1)
+        finish_ok(rep, "kept");
+    _exit(3);
+}
+
+static void test_rlimits_never_rise_above_the_runners_hard_limits(void **state)
+{
+    struct rlimit one = {.rlim_cur = 1, .rlim_max = 1};
+    int wstatus = 0;
+    pid_t pid;
+
+    (void)state;
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct job_limits lim = {.timeout_ms = 5000, .max_output = 64};
+        struct job_outcome o;
+        char err[256];
+
+        if (setrlimit(RLIMIT_CPU, &one) != 0 ||
+            job_run(cpu_limit_child, NULL, &lim, &o, err, sizeof(err)) != 0)
+            _exit(4);
+        _exit(o.rep->status == SBX_OK ? 0 : 5);
+    }
+    assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+    assert_true(WIFEXITED(wstatus));
+    assert_int_equal(WEXITSTATUS(wstatus), 0);
 }
 
 /* A child that ignores its deadline: output first, then sleep forever. */
@@ -351,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_stage1_already_forbids_open),
         cmocka_unit_test(test_stage2_allows_kvm_run_only_on_the_vcpu_fd),
         cmocka_unit_test(test_child_has_no_caps_no_new_privs_and_tight_rlimits),
+        cmocka_unit_test(test_rlimits_never_rise_above_the_runners_hard_limits),
         cmocka_unit_test(test_backstop_kills_at_deadline_and_keeps_output),
         cmocka_unit_test(test_child_dying_without_a_report_is_internal_error),
         cmocka_unit_test(test_status_names),
