@@ -15,6 +15,10 @@ LANE ?=
 CFLAGS_BASE := -std=gnu11 -D_GNU_SOURCE -g -O2 -Wall -Wextra -Werror \
 	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-fno-strict-aliasing -Iguests/sdk
+# Bind every symbol at startup: else each job's child, a fresh copy of a
+# parent that never called them, resolves the calls only children make
+# (lockdown, the run loop) again, faulting in every library's symbol tables.
+LDFLAGS += -Wl,-z,now
 ifneq ($(SAN),)
 CFLAGS_BASE += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined

@@ -7,7 +7,8 @@
  * a result: a status, the guest's output and exit code, and details for faults
  * and stray accesses. The guest ABI is described in guests/ABI.md. Link with
  * libtincan.a and -lseccomp -lcap -ljansson -lcurl -lcrypto -ldl
- * -lpthread. The emulator backend loads libunicorn.so.2 when first used.
+ * -lpthread, preferably with -Wl,-z,now (see the README). The emulator
+ * backend loads libunicorn.so.2 when first used.
  *
  * tc_load() turns a source (a file, stdin, hex, base64 or a URL, optionally
  * pinned to a SHA-256) into the bytes for job.code or job.input; URLs are

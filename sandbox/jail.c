@@ -259,17 +259,19 @@ static int set_limit(int res, uint64_t v)
     return setrlimit(res, &rl);
 }
 
-/* Bytes of address space mapped now (VmSize); 0 if /proc cannot say. */
+/* Bytes of address space mapped now (VmSize); 0 if /proc cannot say. The
+ * first number, parsed by hand: sscanf would fault in locale data. */
 static uint64_t mapped_now(void)
 {
     char buf[64] = {0};
-    unsigned long long pages = 0;
+    uint64_t pages = 0;
     int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 
     if (fd < 0)
         return 0;
     if (read(fd, buf, sizeof(buf) - 1) > 0)
-        sscanf(buf, "%llu", &pages);
+        for (const char *p = buf; *p >= '0' && *p <= '9'; p++)
+            pages = pages * 10 + (uint64_t)(*p - '0');
     close(fd);
     return pages * (uint64_t)sysconf(_SC_PAGESIZE);
 }
