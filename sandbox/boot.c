@@ -142,10 +142,13 @@ static void build_idt(uint8_t *img)
  * Identity map [0, 4 GiB): PML4[0] -> PDPT; PDPT[0..3] -> four page
  * directories of 2 MiB pages, except the first 2 MiB, which uses 4 KiB
  * pages so that page 0 can stay not-present (null dereference = #PF).
+ * Accessed and dirty are set already, so the CPU's page walks never write
+ * to the tables: a job's first accesses copy no page-table page (the
+ * emulator's guest memory is copy-on-write from its template).
  */
 static void build_page_tables(uint8_t *img)
 {
-    const uint64_t table = PTE_P | PTE_RW;
+    const uint64_t table = PTE_P | PTE_RW | PTE_A | PTE_D;
     unsigned npd = (unsigned)(TINCAN_MAPPED_END / (PAGE_SIZE_2M * PT_ENTRIES));
 
     put64(at(img, TINCAN_PML4_ADDR), TINCAN_PDPT_ADDR | table);

@@ -46,6 +46,8 @@
 /* Page-table entries (SDM 4.5, tables 4-15 to 4-20) */
 #define PTE_P        (1ULL << 0) /* present */
 #define PTE_RW       (1ULL << 1) /* writable */
+#define PTE_A        (1ULL << 5) /* accessed: the CPU sets it on a walk */
+#define PTE_D        (1ULL << 6) /* dirty (leaf entries): set on a write */
 #define PTE_PS       (1ULL << 7) /* page size: 2 MiB page in a PD entry */
 #define PAGE_SIZE    0x1000ULL
 #define PAGE_SIZE_2M 0x200000ULL

@@ -60,13 +60,17 @@ static void test_page_tables_identity_map_4gib_except_page_zero(void **state)
     assert_int_equal(translate(0xC0000000), 0xC0000000);
     assert_int_equal(translate(0xFFFFFFFF), 0xFFFFFFFF);
     assert_int_equal(translate(0x100000000), -1);
-    /* every 2 MiB page is present, writable, large */
+    /* every 2 MiB page is present, writable, large, and already accessed
+     * and dirty, so that no page walk writes to the tables */
     for (unsigned i = 1; i < 2048; i++) {
         uint64_t e = q(TINCAN_PD_ADDR + i * 8);
-        assert_int_equal(e,
-                         (uint64_t)i * PAGE_SIZE_2M | PTE_P | PTE_RW | PTE_PS);
+        assert_int_equal(e, (uint64_t)i * PAGE_SIZE_2M | PTE_P | PTE_RW |
+                                PTE_A | PTE_D | PTE_PS);
     }
-    assert_int_equal(q(TINCAN_PML4_ADDR), TINCAN_PDPT_ADDR | PTE_P | PTE_RW);
+    assert_int_equal(q(TINCAN_PML4_ADDR),
+                     TINCAN_PDPT_ADDR | PTE_P | PTE_RW | PTE_A | PTE_D);
+    assert_int_equal(q(TINCAN_PT0_ADDR + 8 * (TINCAN_ENTRY / PAGE_SIZE)),
+                     TINCAN_ENTRY | PTE_P | PTE_RW | PTE_A | PTE_D);
 }
 
 static void test_gdt_holds_flat_long_mode_segments_and_tss(void **state)
