@@ -19,18 +19,28 @@
 /* mov $'A', %al; 1: out %al, $0x10; jmp 1b */
 static const unsigned char out_loop[] = {0xb0, 0x41, 0xe6, 0x10, 0xeb, 0xfc};
 
-static void run_limited(uint64_t max_insns, enum tc_backend b,
-                        struct tc_result *r, int want_rc)
+/* tc_run() of code with a 10 s deadline; mem_size 0: the default. */
+static int run_code(const unsigned char *code, size_t len, enum tc_backend b,
+                    uint64_t mem_size, uint64_t max_insns, struct tc_result *r)
 {
     struct tc_job job;
 
     tc_job_init(&job);
-    job.code = out_loop;
-    job.code_len = sizeof(out_loop);
+    job.code = code;
+    job.code_len = len;
     job.backend = b;
+    if (mem_size)
+        job.mem_size = mem_size;
     job.max_insns = max_insns;
     job.timeout_ms = 10000;
-    assert_int_equal(tc_run(&job, r), want_rc);
+    return tc_run(&job, r);
+}
+
+static void run_limited(uint64_t max_insns, enum tc_backend b,
+                        struct tc_result *r, int want_rc)
+{
+    assert_int_equal(run_code(out_loop, sizeof(out_loop), b, 0, max_insns, r),
+                     want_rc);
 }
 
 static void
@@ -176,15 +186,7 @@ static const unsigned char looker[] = {
 static void run_small(const unsigned char *code, size_t len,
                       struct tc_result *r)
 {
-    struct tc_job job;
-
-    tc_job_init(&job);
-    job.code = code;
-    job.code_len = len;
-    job.backend = TC_BACKEND_EMU;
-    job.mem_size = SMALL_MEM;
-    job.timeout_ms = 10000;
-    assert_int_equal(tc_run(&job, r), 0);
+    assert_int_equal(run_code(code, len, TC_BACKEND_EMU, SMALL_MEM, 0, r), 0);
 }
 
 static void
@@ -221,16 +223,11 @@ static void *run_sizes(void *arg)
     intptr_t first = (intptr_t)arg, bad = 0;
 
     for (int i = 0; i < SIZES_JOBS; i++) {
-        struct tc_job job;
+        uint64_t mem = (uint64_t)((first + i) % 3 + 1) << 20;
         struct tc_result r;
 
-        tc_job_init(&job);
-        job.code = hello;
-        job.code_len = sizeof(hello);
-        job.backend = TC_BACKEND_EMU;
-        job.mem_size = (uint64_t)((first + i) % 3 + 1) << 20;
-        if (tc_run(&job, &r) != 0 || r.status != TC_OK || r.output_len != 1 ||
-            r.output[0] != 'A')
+        if (run_code(hello, sizeof(hello), TC_BACKEND_EMU, mem, 0, &r) != 0 ||
+            r.status != TC_OK || r.output_len != 1 || r.output[0] != 'A')
             bad++;
         tc_result_free(&r);
     }
