@@ -40,9 +40,9 @@ struct emu_vm {
  * reserved, the TCG prologue written, no translation blocks) with the
  * guest memory mapped over one host mmap holding the boot image, the
  * [MEM, 4 GiB) MMIO region, the long-mode machine state and the hooks,
- * whose user pointer is vm. In the parent it holds about 3 MiB of memory
- * (Unicorn's tables, the JIT buffer's first huge page) plus the boot
- * image's pages, and mem_size + 1 GiB of address space.
+ * whose user pointer is vm. In the parent it holds about 2 MiB of memory
+ * (Unicorn's CPU, TLB and TCG state, the JIT prologue, the boot image's
+ * pages) and mem_size + 1 GiB of address space.
  */
 struct emu_template {
     struct emu_vm vm;
