@@ -2,7 +2,8 @@
  * emu.c - the emulator backend. The same guest memory as the KVM backend
  * ([0x1000, MEM) over one host mmap, boot image, code, input) and the same
  * long-mode entry state, in Unicorn 2. The parent builds all of it but the
- * job once per memory size (a template, never run there); each child adds
+ * job once per memory size (a template that runs only tincan's SS loader,
+ * never guest code); each child adds
  * its job to its copy-on-write copy and runs it. Ports go to
  * the shared guest ABI (abi.c) through instruction hooks; [MEM, 4 GiB) is an
  * MMIO region whose first access ends the job as on KVM. Unicorn does not
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,23 @@
 #define IDT_PRESENT    (1ULL << 47)
 #define PF_ERR_WRITE   (1ULL << 1)
 #define CANONICAL_BITS 47
+/* peek_insn and cpu_order */
+#define REX_MASK        0xF0
+#define REX_BASE        0x40
+#define OP_INSB         0x6C
+#define OP_INSD         0x6D
+#define OP_GRP5         0xFF
+#define MODRM_MOD_REG   0xC0 /* mod 3: a register operand */
+#define MODRM_REG_SHIFT 3
+#define MODRM_REG_MASK  7
+#define GRP5_CALLF      3
+#define GRP5_JMPF       5
+/* load_stack_segment: "mov (abs32), %ss" = 8E /2 with a SIB-only abs32 */
+#define OP_MOV_SREG        0x8E
+#define MODRM_SS_ABS32     0x14 /* mod 0, reg 2 (SS), rm 4 (SIB) */
+#define SIB_ABS32          0x25 /* no base, no index: disp32 */
+#define EMU_SS_LOADER_INSN 7    /* the instruction's length */
+#define EMU_SS_LOADER_SIZE 16   /* instruction + selector, rounded */
 
 static struct emu_vm *vm_of(void *user)
 {
@@ -133,19 +152,32 @@ static void on_code(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
     vm->insns++;
 }
 
-/* Accesses to unbacked ranges: keep the address of the last write. */
+/* Hooks on the unbacked ranges exist for their side effect: with any read
+ * or write hook Unicorn keeps rip exact at memory accesses. */
 static void on_access(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
                       int64_t value, void *user)
 {
-    struct emu_vm *vm = vm_of(user);
-
     (void)uc;
+    (void)type;
+    (void)addr;
     (void)size;
     (void)value;
-    if (type != UC_MEM_WRITE)
-        return;
-    vm->write_addr = addr;
-    vm->have_write = 1;
+    (void)user;
+}
+
+/* Unicorn found no memory behind an access: keep its address and kind. */
+static bool on_unmapped(uc_engine *uc, uc_mem_type type, uint64_t addr,
+                        int size, int64_t value, void *user)
+{
+    struct emu_vm *vm = vm_of(user);
+
+    (void)size;
+    (void)value;
+    (void)uc;
+    vm->bad_addr = addr;
+    vm->bad_write = type == UC_MEM_WRITE_UNMAPPED;
+    vm->have_bad = 1;
+    return false;
 }
 
 /* For a stub that a guest jumps to itself: the OUT's block is in the stubs. */
@@ -165,6 +197,43 @@ static int uc_fail(char *err, size_t errlen, const char *step, uc_err e)
 {
     snprintf(err, errlen, "%s: %s", step, uc_strerror(e));
     return e == UC_ERR_NOMEM ? -ENOMEM : -EIO;
+}
+
+/*
+ * Unicorn keeps its reset SS (a 16-bit segment) when SS is written through
+ * its API in long mode, and its 32-bit lret and iret then read the stack at
+ * rsp & 0xffff. An instruction that loads SS gives it the GDT's descriptor,
+ * as KVM has: one "mov (abs32), %ss" run on the top of the fault stack
+ * (unused by the emulator). The only code a template ever runs; afterwards
+ * the boot image is pristine again (the loader's page walk set accessed
+ * bits), the TLB flushed (CR3 written) and the translation dropped.
+ */
+static int load_stack_segment(struct emu_vm *vm, const uint8_t *boot_image,
+                              char *err, size_t errlen)
+{
+    uint64_t at = TINCAN_FAULT_STACK_TOP - EMU_SS_LOADER_SIZE;
+    uint32_t sel_at = (uint32_t)at + EMU_SS_LOADER_INSN;
+    uint16_t selector = SEL_DATA;
+    uint8_t *p = vm->guest.mem + at;
+    uint64_t cr3 = 0;
+    uc_err e;
+
+    p[0] = OP_MOV_SREG;
+    p[1] = MODRM_SS_ABS32;
+    p[2] = SIB_ABS32;
+    memcpy(p + 3, &sel_at, sizeof(sel_at));
+    memcpy(p + EMU_SS_LOADER_INSN, &selector, sizeof(selector));
+    e = uc_emu_start(vm->uc, at, at + EMU_SS_LOADER_INSN, 0, 0);
+    memcpy(vm->guest.mem + BOOT_IMAGE_BASE, boot_image, BOOT_IMAGE_SIZE);
+    if (e == UC_ERR_OK)
+        e = uc_ctl_remove_cache(vm->uc, at, at + EMU_SS_LOADER_SIZE);
+    if (e == UC_ERR_OK)
+        e = uc_reg_read(vm->uc, UC_X86_REG_CR3, &cr3);
+    if (e == UC_ERR_OK)
+        e = uc_reg_write(vm->uc, UC_X86_REG_CR3, &cr3);
+    if (e != UC_ERR_OK)
+        return uc_fail(err, errlen, "loading SS", e);
+    return 0;
 }
 
 struct reg_write {
@@ -247,16 +316,18 @@ static int add_hooks(struct emu_vm *vm, char *err, size_t errlen)
         e = uc_hook_add(uc, &h, UC_HOOK_INTR, (void *)on_intr, vm, 1, 0);
     if (e == UC_ERR_OK)
         e = uc_hook_add(uc, &h, UC_HOOK_BLOCK, (void *)on_block, vm, 1, 0);
-    /* Bounded to the unbacked ranges, whose accesses never complete: the
-     * write hook still sees the address first (Unicorn reports only "write
-     * unmapped"), and any read or write hook makes Unicorn keep rip exact
-     * at memory accesses, which the fault reports need. */
+    /* Bounded to the unbacked ranges, whose accesses never complete: any
+     * read or write hook makes Unicorn keep rip exact at memory accesses,
+     * which the fault reports need. */
     if (e == UC_ERR_OK)
         e = uc_hook_add(uc, &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
                         (void *)on_access, vm, 0, TINCAN_NULL_PAGE_END - 1);
     if (e == UC_ERR_OK)
         e = uc_hook_add(uc, &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
                         (void *)on_access, vm, TINCAN_MAPPED_END, UINT64_MAX);
+    if (e == UC_ERR_OK)
+        e = uc_hook_add(uc, &h, UC_HOOK_MEM_UNMAPPED, (void *)on_unmapped, vm,
+                        1, 0);
     if (e != UC_ERR_OK)
         return uc_fail(err, errlen, "uc_hook_add", e);
     return 0;
@@ -302,6 +373,8 @@ static int template_build(struct emu_template *t, const struct sbx_host *h,
     if (e != UC_ERR_OK)
         return uc_fail(err, errlen, "uc_mmio_map of [MEM, 4 GiB)", e);
     rc = set_machine_state(vm, mem_size, err, errlen);
+    if (rc == 0)
+        rc = load_stack_segment(vm, h->boot_image, err, errlen);
     if (rc == 0)
         rc = add_hooks(vm, err, errlen);
     return rc;
@@ -469,9 +542,75 @@ static int gate_usable(struct emu_vm *vm, unsigned vector)
     return !!(gate & IDT_PRESENT);
 }
 
+/* What fault() needs to know of the instruction at rip. */
+struct emu_insn {
+    uint8_t op, modrm; /* one-byte opcode and the byte after it */
+    int opsize16;      /* an 0x66 prefix */
+};
+
+static int is_legacy_prefix(uint8_t b)
+{
+    return b == 0x66 || b == 0x67 || b == 0xF0 || b == 0xF2 || b == 0xF3 ||
+           b == 0x2E || b == 0x36 || b == 0x3E || b == 0x26 || b == 0x64 ||
+           b == 0x65;
+}
+
+static int peek_insn(struct emu_vm *vm, uint64_t rip, struct emu_insn *in)
+{
+    uint8_t b[EMU_INSN_MAX + 2];
+    unsigned i = 0;
+
+    if (!abi_range_ok(&vm->guest, rip, sizeof(b)))
+        return -1;
+    memcpy(b, vm->guest.mem + rip, sizeof(b));
+    memset(in, 0, sizeof(*in));
+    for (; i < EMU_INSN_MAX && is_legacy_prefix(b[i]); i++)
+        in->opsize16 |= b[i] == 0x66;
+    if ((b[i] & REX_MASK) == REX_BASE)
+        i++;
+    in->op = b[i];
+    in->modrm = b[i + 1];
+    return 0;
+}
+
+/*
+ * Where Unicorn's vector is not the CPU's, for a cause tincan can see:
+ * - INS whose store faults: KVM exits for the IN before the store (Unicorn
+ *   stores first), and every IN ends the job as unhandled_io.
+ * - call far / jmp far through a register (FF /3, FF /5 with mod 3) are
+ *   #UD; Unicorn raises #GP.
+ */
+static int cpu_order(struct emu_vm *vm, unsigned *vector, uint64_t rip)
+{
+    struct emu_insn in;
+    uint64_t rdx = 0;
+
+    if (peek_insn(vm, rip, &in) != 0)
+        return ABI_CONTINUE;
+    if (*vector == X86_EXC_PF && (in.op == OP_INSB || in.op == OP_INSD)) {
+        uc_reg_read(vm->uc, UC_X86_REG_RDX, &rdx);
+        return abi_in(&vm->guest, (uint16_t)rdx,
+                      in.op == OP_INSB ? 1
+                      : in.opsize16    ? 2
+                                       : 4,
+                      1);
+    }
+    unsigned reg = (in.modrm >> MODRM_REG_SHIFT) & MODRM_REG_MASK;
+    if (*vector == X86_EXC_GP && in.op == OP_GRP5 &&
+        in.modrm >= MODRM_MOD_REG && (reg == GRP5_CALLF || reg == GRP5_JMPF))
+        *vector = X86_EXC_UD;
+    return ABI_CONTINUE;
+}
+
 static int fault(struct emu_vm *vm, unsigned vector, uint64_t error_code,
                  uint64_t rip, uint64_t cr2)
 {
+    if (cpu_order(vm, &vector, rip) == ABI_END)
+        return ABI_END;
+    if (vector != X86_EXC_PF)
+        cr2 = 0;
+    if (vector == X86_EXC_UD)
+        error_code = 0;
     if (!gate_usable(vm, vector))
         return abi_end(&vm->guest, SBX_SHUTDOWN,
                        "triple fault: the guest could not deliver exception "
@@ -489,118 +628,16 @@ static int bad_address(struct emu_vm *vm, uint64_t rip, uint64_t addr,
     return fault(vm, X86_EXC_PF, write ? PF_ERR_WRITE : 0, rip, addr);
 }
 
-static const int gpr_by_number[16] = {
-    UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RBX,
-    UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_RSI, UC_X86_REG_RDI,
-    UC_X86_REG_R8,  UC_X86_REG_R9,  UC_X86_REG_R10, UC_X86_REG_R11,
-    UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15,
-};
-
-static uint64_t gpr(struct emu_vm *vm, unsigned n)
+/* Unicorn reports some not-present pages as unmapped memory, with the
+ * address only through the unmapped hook (on_unmapped). */
+static int on_unmapped_access(struct emu_vm *vm, uint64_t rip, int write)
 {
-    uint64_t v = 0;
-
-    uc_reg_read(vm->uc, gpr_by_number[n & 15], &v);
-    return v;
-}
-
-/*
- * Unicorn reports a read through a not-present page as "read unmapped"
- * without the address, so decode the instruction's memory operand: a
- * ModRM base/index/displacement, moffs, or the implicit rsi/rsp of
- * string, pop and ret instructions. Returns 0 with the address, or -1.
- */
-static int read_address(struct emu_vm *vm, uint64_t rip, uint64_t *addr)
-{
-    uint8_t b[EMU_INSN_MAX + 8];
-    unsigned i = 0, rex = 0, asz32 = 0;
-
-    if (!abi_range_ok(&vm->guest, rip, sizeof(b)))
-        return -1;
-    memcpy(b, vm->guest.mem + rip, sizeof(b));
-    for (; i < EMU_INSN_MAX; i++) {
-        uint8_t p = b[i];
-        if (p == 0x66 || p == 0xF2 || p == 0xF3 || p == 0xF0 || p == 0x2E ||
-            p == 0x36 || p == 0x3E || p == 0x26 || p == 0x64 || p == 0x65)
-            continue;
-        if (p == 0x67) {
-            asz32 = 1;
-            continue;
-        }
-        break;
-    }
-    if ((b[i] & 0xF0) == 0x40)
-        rex = b[i++];
-    uint8_t op = b[i++];
-    if (op >= 0xA0 && op <= 0xA3) { /* mov moffs64 */
-        memcpy(addr, b + i, 8);
-        return 0;
-    }
-    if (op == 0xA4 || op == 0xA5 || op == 0xAC || op == 0xAD) { /* movs lods */
-        *addr = gpr(vm, 6);
-        return 0;
-    }
-    if ((op >= 0x58 && op <= 0x5F) || op == 0xC3) { /* pop, ret */
-        *addr = gpr(vm, 4);
-        return 0;
-    }
-    if (op == 0x0F) {
-        op = b[i++];
-        if (op == 0x38 || op == 0x3A)
-            i++;
-    }
-    uint8_t modrm = b[i++];
-    unsigned mod = modrm >> 6, rm = modrm & 7;
-    uint64_t a = 0;
-    if (mod == 3 || (mod == 0 && rm == 5)) /* register, or rip-relative */
-        return -1;
-    if (rm == 4) {
-        uint8_t sib = b[i++];
-        unsigned scale = sib >> 6, index = ((sib >> 3) & 7) | (rex & 2) << 2;
-        unsigned base = (sib & 7) | (rex & 1) << 3;
-        if (index != 4)
-            a += gpr(vm, index) << scale;
-        if ((base & 7) == 5 && mod == 0) {
-            int32_t d;
-            memcpy(&d, b + i, 4);
-            a += (uint64_t)(int64_t)d;
-        } else {
-            a += gpr(vm, base);
-        }
-    } else {
-        a += gpr(vm, rm | (rex & 1) << 3);
-    }
-    if (mod == 1)
-        a += (uint64_t)(int64_t)(int8_t)b[i];
-    if (mod == 2) {
-        int32_t d;
-        memcpy(&d, b + i, 4);
-        a += (uint64_t)(int64_t)d;
-    }
-    *addr = asz32 ? (uint32_t)a : a;
-    return 0;
-}
-
-static int on_read_unmapped(struct emu_vm *vm, uint64_t rip)
-{
-    uint64_t addr;
-
-    if (read_address(vm, rip, &addr) != 0)
+    if (!vm->have_bad)
         return abi_end(&vm->guest, SBX_INTERNAL_ERROR,
-                       "emulator: a read through an unmapped page at rip "
-                       "0x%" PRIx64 " whose address tincan cannot decode",
-                       rip);
-    return bad_address(vm, rip, addr, 0);
-}
-
-static int on_write_unmapped(struct emu_vm *vm, uint64_t rip)
-{
-    if (!vm->have_write)
-        return abi_end(&vm->guest, SBX_INTERNAL_ERROR,
-                       "emulator: a write through an unmapped page at rip "
+                       "emulator: a %s through an unmapped page at rip "
                        "0x%" PRIx64 " without its address",
-                       rip);
-    return bad_address(vm, rip, vm->write_addr, 1);
+                       write ? "write" : "read", rip);
+    return bad_address(vm, rip, vm->bad_addr, vm->bad_write);
 }
 
 /* A jump to [MEM, 4 GiB) is an MMIO fetch; elsewhere a #PF or #GP. */
@@ -651,10 +688,8 @@ static void settle(struct emu_vm *vm, uc_err e)
         fault(vm, X86_EXC_UD, 0, rip, 0);
         return;
     case UC_ERR_READ_UNMAPPED:
-        on_read_unmapped(vm, rip);
-        return;
     case UC_ERR_WRITE_UNMAPPED:
-        on_write_unmapped(vm, rip);
+        on_unmapped_access(vm, rip, e == UC_ERR_WRITE_UNMAPPED);
         return;
     case UC_ERR_FETCH_UNMAPPED:
     case UC_ERR_FETCH_PROT:

@@ -25,8 +25,9 @@ struct emu_vm {
     struct abi_guest guest;
     uint64_t max_insns, insns; /* instruction limit (0: none) and count */
     uint64_t block;            /* start of the block being executed */
-    uint64_t write_addr;       /* last write into an unbacked range */
-    int have_write;
+    uint64_t bad_addr;         /* the access Unicorn found nothing behind */
+    int bad_write;             /* ... was a write */
+    int have_bad;
     int stopped;    /* a hook stopped the emulation on purpose */
     int ended;      /* the ABI ended the job: the report is final */
     int insn_limit; /* max_insns reached */
@@ -36,8 +37,9 @@ struct emu_vm {
 };
 
 /*
- * A machine that has never run: a Unicorn engine (its 1 GiB JIT buffer
- * reserved, the TCG prologue written, no translation blocks) with the
+ * A machine that has run no guest code, only the one instruction that
+ * loads SS (emu.c, load_stack_segment): a Unicorn engine (its 1 GiB JIT
+ * buffer reserved, the TCG prologue written, no translation blocks) with the
  * guest memory mapped over one host mmap holding the boot image, the
  * [MEM, 4 GiB) MMIO region, the long-mode machine state and the hooks,
  * whose user pointer is vm. In the parent it holds about 2 MiB of memory

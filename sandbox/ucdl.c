@@ -34,6 +34,7 @@ static struct {
                        uint64_t, ...);
     uc_err (*emu_start)(uc_engine *, uint64_t, uint64_t, uint64_t, size_t);
     uc_err (*emu_stop)(uc_engine *);
+    uc_err (*ctl)(uc_engine *, uc_control_type, ...);
 } real;
 
 /* Each entry: the symbol and where its address goes. */
@@ -55,6 +56,7 @@ static const struct {
     UCDL_SYM(hook_add, "uc_hook_add"),
     UCDL_SYM(emu_start, "uc_emu_start"),
     UCDL_SYM(emu_stop, "uc_emu_stop"),
+    UCDL_SYM(ctl, "uc_ctl"),
 };
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
@@ -169,4 +171,20 @@ uc_err uc_emu_start(uc_engine *uc, uint64_t begin, uint64_t until,
 uc_err uc_emu_stop(uc_engine *uc)
 {
     return real.emu_stop(uc);
+}
+
+/* Variadic: the arguments depend on the control, so only the controls
+ * emu.c uses are passed on; any other is refused with UC_ERR_ARG. */
+uc_err uc_ctl(uc_engine *uc, uc_control_type control, ...)
+{
+    va_list ap;
+    uc_err e = UC_ERR_ARG;
+
+    va_start(ap, control);
+    if (control == UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2)) {
+        uint64_t begin = va_arg(ap, uint64_t), end = va_arg(ap, uint64_t);
+        e = real.ctl(uc, control, begin, end);
+    }
+    va_end(ap);
+    return e;
 }

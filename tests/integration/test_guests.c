@@ -330,6 +330,70 @@ static void test_unmapped_write_ends_as_mmio_with_address(void **state)
     tc_result_free(&r);
 }
 
+/* ---- the backends agree (classes found by test_differential) ------------ */
+
+static void test_scas_null_faults_pf_with_its_address(void **state)
+{
+    struct tc_result r;
+
+    (void)state;
+    th_run_guest("scas_null", 0, &r);
+    assert_fault(&r, 14, "#PF", 1, 0, 0x10002, 0);
+    tc_result_free(&r);
+}
+
+static void test_riprel_high_faults_pf_at_the_rip_relative_address(void **state)
+{
+    struct tc_result r;
+
+    (void)state;
+    th_run_guest("riprel_high", 0, &r);
+    assert_fault(&r, 14, "#PF", 1, 0, 0x10000, 0xfffffffff0010006ULL);
+    tc_result_free(&r);
+}
+
+static void test_lret_mmio_pops_from_the_stack_at_mem(void **state)
+{
+    struct tc_result r;
+
+    (void)state;
+    th_run_guest("lret_mmio", 0, &r);
+    th_assert_status(&r, TC_MMIO);
+    assert_int_equal(r.mmio.address, TC_DEFAULT_MEM);
+    assert_int_equal(r.mmio.write, 0);
+    assert_int_equal(r.mmio.size, 4);
+    assert_no_output(&r);
+    assert_bookkeeping(&r);
+    tc_result_free(&r);
+}
+
+static void test_ins_fault_ends_at_the_in_before_the_store(void **state)
+{
+    struct tc_result r;
+
+    (void)state;
+    th_run_guest("ins_fault", 0, &r);
+    assert_io(&r, 0, 0, 1);
+    assert_no_output(&r);
+    tc_result_free(&r);
+}
+
+static void test_x87_mmio_store_ends_as_mmio_on_both_backends(void **state)
+{
+    struct tc_result r;
+
+    (void)state;
+    th_run_guest("x87_mmio", 0, &r);
+    th_assert_status(&r, TC_MMIO);
+    assert_int_equal(r.mmio.address, 0xc0000000ULL);
+    assert_int_equal(r.mmio.write, 1);
+    /* KVM's emulator cannot decode the store, so its size is unknown. */
+    assert_int_equal(r.mmio.size, th_on_emu() ? 2 : 0);
+    assert_no_output(&r);
+    assert_bookkeeping(&r);
+    tc_result_free(&r);
+}
+
 static void test_triple_fault_ends_as_shutdown(void **state)
 {
     struct tc_result r;
@@ -572,6 +636,12 @@ int main(void)
         cmocka_unit_test(test_pf_high_write_above_4gib_faults_pf_write),
         cmocka_unit_test(test_null_read_faults_pf_cr2_0),
         cmocka_unit_test(test_unmapped_write_ends_as_mmio_with_address),
+        cmocka_unit_test(test_scas_null_faults_pf_with_its_address),
+        cmocka_unit_test(
+            test_riprel_high_faults_pf_at_the_rip_relative_address),
+        cmocka_unit_test(test_lret_mmio_pops_from_the_stack_at_mem),
+        cmocka_unit_test(test_ins_fault_ends_at_the_in_before_the_store),
+        cmocka_unit_test(test_x87_mmio_store_ends_as_mmio_on_both_backends),
         cmocka_unit_test(test_triple_fault_ends_as_shutdown),
         cmocka_unit_test(test_out_to_port_0x80_is_unhandled_io),
         cmocka_unit_test(test_in_from_output_port_is_unhandled_io),
