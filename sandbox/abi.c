@@ -154,6 +154,20 @@ int abi_mmio(struct abi_guest *g, uint64_t addr, unsigned size, int write)
                    size, addr, TINCAN_NULL_PAGE_END, g->mem_size);
 }
 
+int abi_mmio_unsized(struct abi_guest *g, uint64_t addr, int write)
+{
+    if (ended(g))
+        return ABI_END;
+    g->rep->mmio.address = addr;
+    g->rep->mmio.size = 0;
+    g->rep->mmio.write = (uint8_t)write;
+    return abi_end(g, SBX_MMIO,
+                   "%s of unknown size at 0x%" PRIx64
+                   ", outside guest memory [0x%x, 0x%" PRIx64 ")",
+                   write ? "write" : "read", addr, TINCAN_NULL_PAGE_END,
+                   g->mem_size);
+}
+
 int abi_halt(struct abi_guest *g)
 {
     if (ended(g))

@@ -39,6 +39,8 @@ int abi_out(struct abi_guest *g, uint16_t port, unsigned size, uint32_t count,
 int abi_in(struct abi_guest *g, uint16_t port, unsigned size, uint32_t count);
 /* An access to guest-physical addr that has no memory behind it. */
 int abi_mmio(struct abi_guest *g, uint64_t addr, unsigned size, int write);
+/* The same for a data access whose size nobody decoded (size 0). */
+int abi_mmio_unsized(struct abi_guest *g, uint64_t addr, int write);
 /* HLT: the job ends ok with exit code 0. */
 int abi_halt(struct abi_guest *g);
 /* A CPU exception, as reported by the guest's exception stub. */

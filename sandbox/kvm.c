@@ -25,6 +25,13 @@
 #define KVM_MAX_CPUID_ENTRIES 256
 #define CPUID_LEAF_FEATURES   1
 #define MEM_SLOT_GUEST        0
+/* npf_address: KVM's emulation-failure data, in 64-bit words */
+#define EMU_FAIL_FLAGS_WORDS    1  /* data[0]: flags */
+#define EMU_FAIL_INSN_WORDS     2  /* insn_size + insn_bytes[15] */
+#define EMU_FAIL_INFO_WORDS     3  /* exit reason, info1, info2 */
+#define KVM_INTERNAL_DATA_WORDS 16 /* kvm_run.internal.data[] */
+#define SVM_EXIT_NPF            0x400
+#define NPF_ERR_WRITE           (1ULL << 1)
 
 static int set_kvm_error(struct sbx_host *h, const char *step)
 {
@@ -307,19 +314,51 @@ static int on_fail_entry(struct kvm_vm *vm)
 }
 
 /*
+ * The guest-physical address of a nested page fault that KVM could not
+ * emulate, from the exit information KVM appends to an emulation failure
+ * (after the flags and, when flagged, the instruction bytes): exit reason,
+ * info1, info2. On AMD an NPF exit has the fault's error code in info1 and
+ * the address in info2. The layout is KVM's debug data, not ABI: anything
+ * else (Intel, another layout) returns -1.
+ */
+static int npf_address(const struct kvm_run *run, uint64_t *gpa, int *write)
+{
+    uint32_t ndata = run->emulation_failure.ndata;
+    unsigned at = EMU_FAIL_FLAGS_WORDS;
+
+    if (ndata < EMU_FAIL_FLAGS_WORDS || ndata > KVM_INTERNAL_DATA_WORDS)
+        return -1;
+    if (run->emulation_failure.flags &
+        KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)
+        at += EMU_FAIL_INSN_WORDS;
+    if (ndata < at + EMU_FAIL_INFO_WORDS ||
+        run->internal.data[at] != SVM_EXIT_NPF)
+        return -1;
+    *write = !!(run->internal.data[at + 1] & NPF_ERR_WRITE);
+    *gpa = run->internal.data[at + 2];
+    return 0;
+}
+
+/*
  * KVM could not emulate an instruction: most often a fetch from an address
- * with no memory behind it (a jump outside guest memory). Report that as the
- * MMIO access it is; anything else is KVM's internal error.
+ * with no memory behind it (a jump outside guest memory), or an access
+ * there by an instruction KVM's emulator lacks (x87 stores, iret). Report
+ * that as the MMIO access it is; anything else is KVM's internal error.
  */
 static int on_internal_error(struct kvm_vm *vm)
 {
     struct kvm_regs regs;
     uint32_t sub = vm->run->internal.suberror;
+    uint64_t gpa;
+    int write;
 
     if (sub == KVM_INTERNAL_ERROR_EMULATION &&
         ioctl(SBX_VCPU_FD, KVM_GET_REGS, &regs) == 0) {
         if (!abi_range_ok(&vm->guest, regs.rip, 1))
             return abi_mmio(&vm->guest, regs.rip, 0, 0);
+        if (npf_address(vm->run, &gpa, &write) == 0 &&
+            gpa >= vm->guest.mem_size && gpa < TINCAN_MAPPED_END)
+            return abi_mmio_unsized(&vm->guest, gpa, write);
         return abi_end(&vm->guest, SBX_INTERNAL_ERROR,
                        "KVM could not emulate the instruction at rip "
                        "0x%llx (internal error, suberror %u)",
