@@ -58,6 +58,19 @@ static struct emu_vm *vm_of(void *user)
     return user;
 }
 
+/*
+ * An unmapped access that Unicorn went on past (see settle) ends the job
+ * there: a later port or MMIO access must not end it first.
+ */
+static int past_bad_access(struct emu_vm *vm)
+{
+    if (!vm->have_bad)
+        return 0;
+    vm->stopped = 1;
+    uc_emu_stop(vm->uc);
+    return 1;
+}
+
 /* Every ABI call that ends the job stops the emulation at once. */
 static void after_abi(struct emu_vm *vm, int rc)
 {
@@ -76,6 +89,8 @@ static void on_out(uc_engine *uc, uint32_t port, int size, uint32_t value,
     uint8_t data[4];
 
     (void)uc;
+    if (past_bad_access(vm))
+        return;
     for (int i = 0; i < 4; i++)
         data[i] = (uint8_t)(value >> (8 * i));
     after_abi(vm, abi_out(&vm->guest, (uint16_t)port, (unsigned)size, 1, data));
@@ -86,6 +101,8 @@ static uint32_t on_in(uc_engine *uc, uint32_t port, int size, void *user)
     struct emu_vm *vm = vm_of(user);
 
     (void)uc;
+    if (past_bad_access(vm))
+        return 0;
     after_abi(vm, abi_in(&vm->guest, (uint16_t)port, (unsigned)size, 1));
     return 0;
 }
@@ -96,6 +113,8 @@ static uint64_t on_mmio_read(uc_engine *uc, uint64_t off, unsigned size,
     struct emu_vm *vm = vm_of(user);
 
     (void)uc;
+    if (past_bad_access(vm))
+        return 0;
     after_abi(vm, abi_mmio(&vm->guest, vm->guest.mem_size + off, size, 0));
     return 0;
 }
@@ -106,6 +125,8 @@ static void on_mmio_write(uc_engine *uc, uint64_t off, unsigned size,
     struct emu_vm *vm = vm_of(user);
 
     (void)uc;
+    if (past_bad_access(vm))
+        return;
     (void)value;
     after_abi(vm, abi_mmio(&vm->guest, vm->guest.mem_size + off, size, 1));
 }
@@ -173,7 +194,9 @@ static bool on_unmapped(uc_engine *uc, uc_mem_type type, uint64_t addr,
 
     (void)size;
     (void)value;
-    (void)uc;
+    if (vm->have_bad)
+        return false; /* the first one counts */
+    uc_reg_read(uc, UC_X86_REG_RIP, &vm->bad_rip);
     vm->bad_addr = addr;
     vm->bad_write = type == UC_MEM_WRITE_UNMAPPED;
     vm->have_bad = 1;
@@ -674,6 +697,14 @@ static void settle(struct emu_vm *vm, uc_err e)
     }
     if (jail_deadline_hit) {
         abi_end(&vm->guest, SBX_TIMEOUT, "deadline reached");
+        return;
+    }
+    if (vm->have_bad && !(vm->have_exc && vm->exc_vector == X86_EXC_PF &&
+                          vm->exc_cr2 == vm->bad_addr)) {
+        /* Unicorn's x87/SSE state helpers (fnsave, fxsave) go on past an
+         * unmapped store, to a later fault, trap or hlt: the CPU faults at
+         * the first such access. */
+        bad_address(vm, vm->bad_rip, vm->bad_addr, vm->bad_write);
         return;
     }
     if (vm->have_exc) {

@@ -23,10 +23,11 @@ struct uc_struct;
 struct emu_vm {
     struct uc_struct *uc;
     struct abi_guest guest;
-    uint64_t max_insns, insns; /* instruction limit (0: none) and count */
-    uint64_t block;            /* start of the block being executed */
-    uint64_t bad_addr;         /* the access Unicorn found nothing behind */
-    int bad_write;             /* ... was a write */
+    uint64_t max_insns, insns;  /* instruction limit (0: none) and count */
+    uint64_t block;             /* start of the block being executed */
+    uint64_t bad_addr, bad_rip; /* the first access Unicorn found nothing
+                                   behind, and rip then */
+    int bad_write;              /* ... was a write */
     int have_bad;
     int stopped;    /* a hook stopped the emulation on purpose */
     int ended;      /* the ABI ended the job: the report is final */

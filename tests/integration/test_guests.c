@@ -352,6 +352,16 @@ static void test_riprel_high_faults_pf_at_the_rip_relative_address(void **state)
     tc_result_free(&r);
 }
 
+static void test_fnsave_null_faults_at_its_first_store(void **state)
+{
+    struct tc_result r;
+
+    (void)state;
+    th_run_guest("fnsave_null", 0, &r);
+    assert_fault(&r, 14, "#PF", 1, 2, 0x10000, 0);
+    tc_result_free(&r);
+}
+
 static void test_lret_mmio_pops_from_the_stack_at_mem(void **state)
 {
     struct tc_result r;
@@ -639,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_scas_null_faults_pf_with_its_address),
         cmocka_unit_test(
             test_riprel_high_faults_pf_at_the_rip_relative_address),
+        cmocka_unit_test(test_fnsave_null_faults_at_its_first_store),
         cmocka_unit_test(test_lret_mmio_pops_from_the_stack_at_mem),
         cmocka_unit_test(test_ins_fault_ends_at_the_in_before_the_store),
         cmocka_unit_test(test_x87_mmio_store_ends_as_mmio_on_both_backends),
