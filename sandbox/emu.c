@@ -745,7 +745,9 @@ void emu_loop(struct emu_vm *vm)
         return;
     }
     /* One run: every stop ends the job (hooks continue the guest). */
+    jail_in_emulator = 1;
     e = uc_emu_start(vm->uc, rip, EMU_NO_EXIT, 0, 0);
+    jail_in_emulator = 0;
     vm->guest.rep->exits++;
     settle(vm, e);
 }

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/ucontext.h>
 #include <unistd.h>
 
 /* Address space beyond what the child had at fork plus guest memory. */
@@ -224,11 +225,40 @@ static void on_deadline(int sig)
         *jail_immediate_exit = 1;
 }
 
+volatile int jail_in_emulator;
+
+/*
+ * Unicorn's own report of a fatal error ("tcg fatal error"), trapped as a
+ * write to stderr while it ran the guest: that is the job's end, an
+ * internal error, not a sandbox violation. Copies the text, printable
+ * characters only; async-signal-safe (no stdio).
+ */
+static int emulator_abort(const siginfo_t *si, const ucontext_t *ctx,
+                          struct sbx_report *rep)
+{
+    static const char head[] = "the emulator (Unicorn) aborted: ";
+    const greg_t *g = ctx->uc_mcontext.gregs;
+    const char *text = (const char *)g[REG_RSI];
+    size_t len = (size_t)g[REG_RDX], at = sizeof(head) - 1;
+
+    if (!jail_in_emulator || si->si_syscall != SYS_write ||
+        g[REG_RDI] != STDERR_FILENO ||
+        __atomic_load_n(&rep->done, __ATOMIC_ACQUIRE))
+        return 0;
+    memcpy(rep->message, head, at);
+    for (size_t i = 0; i < len && at < sizeof(rep->message) - 1; i++)
+        if (text[i] >= ' ' && text[i] <= '~')
+            rep->message[at++] = text[i];
+    rep->message[at] = '\0';
+    rep->status = SBX_INTERNAL_ERROR;
+    __atomic_store_n(&rep->done, 1, __ATOMIC_RELEASE);
+    return 1;
+}
+
 static void on_trap(int sig, siginfo_t *si, void *uc)
 {
     (void)sig;
-    (void)uc;
-    if (trap_report)
+    if (trap_report && !emulator_abort(si, uc, trap_report))
         trap_report->violation_syscall = si->si_syscall;
     syscall(JAIL_TRIPWIRE);
     _exit(128 + SIGSYS); /* not reached: the tripwire kills */

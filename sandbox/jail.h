@@ -39,6 +39,10 @@ int jail_lock(const struct sbx_filter *f);
 extern volatile int jail_deadline_hit;
 /* Where the deadline handler sets immediate_exit (the KVM run area). */
 extern volatile uint8_t *volatile jail_immediate_exit;
+/* Set by the emulator backend while Unicorn runs the guest: a write to
+ * stderr then is Unicorn's fatal-error report before it aborts (its code
+ * generator failed), and the job ends as internal_error with that text. */
+extern volatile int jail_in_emulator;
 
 /*
  * End the child with exit_group only: no atexit handlers, no stdio flush.

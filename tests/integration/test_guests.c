@@ -362,6 +362,25 @@ static void test_fnsave_null_faults_at_its_first_store(void **state)
     tc_result_free(&r);
 }
 
+static void test_farjmp_reg_is_ud_or_the_emulators_abort(void **state)
+{
+    static const char unicorn[] = "the emulator (Unicorn) aborted: ";
+    struct tc_result r;
+
+    (void)state;
+    th_run_guest("farjmp_reg", 0, &r);
+    if (th_on_emu()) {
+        /* A Unicorn bug (guests/ABI.md), reported as what it is. */
+        th_assert_status(&r, TC_INTERNAL_ERROR);
+        assert_memory_equal(r.message, unicorn, sizeof(unicorn) - 1);
+        assert_int_equal(r.violation_syscall, -1);
+        assert_no_output(&r);
+    } else {
+        assert_fault(&r, 6, "#UD", 0, 0, 0x10000, 0);
+    }
+    tc_result_free(&r);
+}
+
 static void test_lret_mmio_pops_from_the_stack_at_mem(void **state)
 {
     struct tc_result r;
@@ -650,6 +669,7 @@ int main(void)
         cmocka_unit_test(
             test_riprel_high_faults_pf_at_the_rip_relative_address),
         cmocka_unit_test(test_fnsave_null_faults_at_its_first_store),
+        cmocka_unit_test(test_farjmp_reg_is_ud_or_the_emulators_abort),
         cmocka_unit_test(test_lret_mmio_pops_from_the_stack_at_mem),
         cmocka_unit_test(test_ins_fault_ends_at_the_in_before_the_store),
         cmocka_unit_test(test_x87_mmio_store_ends_as_mmio_on_both_backends),
