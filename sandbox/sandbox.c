@@ -96,11 +96,20 @@ void sbx_job_release(struct sbx_job *job)
     job->emu = NULL;
 }
 
+/* A setup step failed. When the deadline has passed, that is why (a signal
+ * interrupted the step: "KVM_CREATE_VM: Interrupted system call" under load
+ * with a short timeout): the job timed out before its guest ran. */
 static void __attribute__((noreturn))
 child_fail(struct sbx_report *rep, const char *err)
 {
-    snprintf(rep->message, sizeof(rep->message), "%s", err);
-    rep->status = SBX_INTERNAL_ERROR;
+    if (jail_deadline_hit) {
+        snprintf(rep->message, sizeof(rep->message),
+                 "deadline reached before the guest ran (%s)", err);
+        rep->status = SBX_TIMEOUT;
+    } else {
+        snprintf(rep->message, sizeof(rep->message), "%s", err);
+        rep->status = SBX_INTERNAL_ERROR;
+    }
     __atomic_store_n(&rep->done, 1, __ATOMIC_RELEASE);
     JAIL_EXIT(1);
 }

@@ -806,6 +806,25 @@ static void test_spin_timeout_300ms_ends_within_its_bound(void **state)
     tc_result_free(&r);
 }
 
+/* A deadline that passes while the child still builds its VM (a signal
+ * interrupting KVM_CREATE_VM) ends the job as timeout, not internal_error. */
+static void test_1ms_deadlines_all_end_as_timeout(void **state)
+{
+    unsigned timeouts = 0;
+
+    (void)state;
+    for (int i = 0; i < 20; i++) {
+        struct tc_result r;
+        th_run_guest("spin", 1, &r);
+        if (r.status != TC_TIMEOUT)
+            print_error("job %d: %s: %s\n", i, tc_status_name(r.status),
+                        r.message);
+        timeouts += r.status == TC_TIMEOUT;
+        tc_result_free(&r);
+    }
+    assert_int_equal(timeouts, 20);
+}
+
 /* ---- many jobs: no leaks ------------------------------------------------- */
 
 static void run_hello_once(const unsigned char *code, size_t len)
@@ -996,6 +1015,7 @@ int main(void)
         cmocka_unit_test(
             test_guest_memory_over_rlimit_as_is_internal_error_mmap),
         cmocka_unit_test(test_spin_timeout_300ms_ends_within_its_bound),
+        cmocka_unit_test(test_1ms_deadlines_all_end_as_timeout),
         cmocka_unit_test(test_500_jobs_leak_no_fds_memory_or_zombies),
         cmocka_unit_test(
             test_concurrent_jobs_on_2x_nproc_threads_all_end_right),
