@@ -238,6 +238,21 @@ static inline int th_on_pvm(void)
     return v && strcmp(v, "1") == 0;
 }
 
+/* Whether the CPU is AMD ("AuthenticAMD" in /proc/cpuinfo): KVM there
+ * hands tincan the address of an access its emulator cannot run. */
+static inline int th_cpu_is_amd(void)
+{
+    char line[256];
+    int amd = 0;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+
+    while (f && !amd && fgets(line, sizeof(line), f))
+        amd = !strncmp(line, "vendor_id", 9) && strstr(line, "AuthenticAMD");
+    if (f)
+        fclose(f);
+    return amd;
+}
+
 /* ---- /proc ------------------------------------------------------------- */
 
 /* Open file descriptors of this process (excluding the one used to count). */

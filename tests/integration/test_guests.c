@@ -413,6 +413,14 @@ static void test_x87_mmio_store_ends_as_mmio_on_both_backends(void **state)
 
     (void)state;
     th_run_guest("x87_mmio", 0, &r);
+    if (!th_on_emu() && !th_cpu_is_amd()) {
+        /* Intel: KVM gives no address with the failure (guests/ABI.md). */
+        static const char kvm[] = "KVM could not emulate the instruction";
+        th_assert_status(&r, TC_INTERNAL_ERROR);
+        assert_memory_equal(r.message, kvm, sizeof(kvm) - 1);
+        tc_result_free(&r);
+        return;
+    }
     th_assert_status(&r, TC_MMIO);
     assert_int_equal(r.mmio.address, 0xc0000000ULL);
     assert_int_equal(r.mmio.write, 1);
