@@ -153,6 +153,25 @@ fail:
     job->dir[0] = '\0';
 }
 
+unsigned long cgroup_job_oom_kills(const struct cgroup_job *job)
+{
+    char path[PATH_MAX + 32], line[128];
+    unsigned long n = 0, v;
+    FILE *f;
+
+    if (!job->dir[0])
+        return 0;
+    snprintf(path, sizeof(path), "%s/memory.events", job->dir);
+    f = fopen(path, "re");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "oom_kill %lu", &v) == 1)
+            n = v;
+    fclose(f);
+    return n;
+}
+
 void cgroup_job_remove(struct cgroup_job *job)
 {
     if (job->procs_fd >= 0)

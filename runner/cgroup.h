@@ -30,6 +30,11 @@ struct cgroup_job {
 /* Create a job cgroup; on failure job->procs_fd is -1 (rlimits only). */
 void cgroup_job_create(struct cgroup_ctx *cg, uint64_t mem_max,
                        struct cgroup_job *job);
+/* How many times the kernel's OOM killer killed a process of this job
+ * cgroup (memory.events: oom_kill); 0 without a cgroup or when unknown.
+ * Call after the child is reaped, before cgroup_job_remove(). */
+unsigned long cgroup_job_oom_kills(const struct cgroup_job *job);
+
 /* After the child is reaped: close and remove. */
 void cgroup_job_remove(struct cgroup_job *job);
 

@@ -65,6 +65,7 @@ static void settle(struct job_outcome *out, int wstatus)
 
     if (__atomic_load_n(&r->done, __ATOMIC_ACQUIRE))
         return;
+    out->settled = 1;
     if (r->violation_syscall >= 0) {
         r->status = SBX_SANDBOX_VIOLATION;
         snprintf(r->message, sizeof(r->message),
@@ -176,6 +177,16 @@ int job_run_sandbox(const struct sbx_host *host, struct cgroup_ctx *cg,
     sj.cgroup_fd = cj.procs_fd;
     sj.parent = (int)getpid();
     rc = job_run(sandbox_child, &a, &lim, out, err, errlen);
+    /* A SIGKILL we did not send, in a cgroup that saw an OOM kill: say so
+     * instead of "killed by signal 9". */
+    if (rc == 0 && out->settled && !out->killed && out->signal == SIGKILL &&
+        out->rep->violation_syscall < 0 && cgroup_job_oom_kills(&cj) > 0)
+        snprintf(out->rep->message, sizeof(out->rep->message),
+                 "the job's child went over its memory limit (%llu MiB: the "
+                 "guest's memory plus %llu MiB for the sandbox) and the "
+                 "kernel's OOM killer ended it",
+                 (unsigned long long)((job->mem_size + JOB_CGROUP_SLACK) >> 20),
+                 (unsigned long long)(JOB_CGROUP_SLACK >> 20));
     cgroup_job_remove(&cj);
     sbx_job_release(&sj);
     return rc;

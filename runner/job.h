@@ -32,7 +32,8 @@ struct job_outcome {
     uint64_t wall_us;
     uint64_t peak_rss_kib; /* the child's peak resident set */
     int killed;            /* the backstop SIGKILLed the child */
-    int signal;            /* the signal that ended the child, or 0 */
+    int settled; /* the parent decided the status: the child left none */
+    int signal;  /* the signal that ended the child, or 0 */
 };
 
 /*

@@ -25,20 +25,33 @@ _start:
 	leaq	__bss_start(%rip), %rcx
 	cmpq	%rcx, %rax
 	jbe	2f			/* input entirely below .bss */
-	/* move [r12, r12+r13) up to rdi, copying backwards (rdi > r12) */
+	/* move [r12, r12+r13) up to rdi, copying backwards (rdi > r12):
+	 * the tail bytes last-first, then whole quadwords. (An emulator
+	 * steps rep string instructions one element at a time.) */
 	movq	%rdi, %rdx
 	leaq	-1(%r12,%r13), %rsi
 	leaq	-1(%rdi,%r13), %rdi
 	movq	%r13, %rcx
+	andq	$7, %rcx
 	std
 	rep movsb
+	subq	$7, %rsi		/* the last quadword's first byte */
+	subq	$7, %rdi
+	movq	%r13, %rcx
+	shrq	$3, %rcx
+	rep movsq
 	cld
 	movq	%rdx, %r12
 2:	leaq	__bss_start(%rip), %rdi
-	leaq	__bss_end(%rip), %rcx
-	subq	%rdi, %rcx
+	leaq	__bss_end(%rip), %rdx
+	subq	%rdi, %rdx		/* .bss size */
 	xorl	%eax, %eax
 	cld
+	movq	%rdx, %rcx
+	shrq	$3, %rcx
+	rep stosq
+	movq	%rdx, %rcx
+	andq	$7, %rcx
 	rep stosb
 	andq	$-16, %rsp		/* the ABI's rsp is aligned; make sure */
 	movq	%r12, %rdi

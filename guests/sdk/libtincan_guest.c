@@ -7,11 +7,24 @@
 
 #include "tincan_guest.h"
 
+/*
+ * Whole quadwords, then the tail. On hardware rep movsb is as fast, but an
+ * emulator steps a rep string instruction one element at a time: eight
+ * bytes per step makes it eight times fewer steps.
+ */
 void *memcpy(void *dst, const void *src, tc_size_t n)
 {
     void *ret = dst;
+    tc_size_t quads = n / 8, tail = n % 8;
 
-    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+    __asm__ volatile("rep movsq"
+                     : "+D"(dst), "+S"(src), "+c"(quads)
+                     :
+                     : "memory");
+    __asm__ volatile("rep movsb"
+                     : "+D"(dst), "+S"(src), "+c"(tail)
+                     :
+                     : "memory");
     return ret;
 }
 
@@ -27,11 +40,15 @@ void *memmove(void *dst, const void *src, tc_size_t n)
     return dst;
 }
 
+/* Quadwords, then the tail, as memcpy does. */
 void *memset(void *dst, int c, tc_size_t n)
 {
     void *ret = dst;
+    tc_u64 v = (tc_u8)c * 0x0101010101010101UL; /* c in every byte */
+    tc_size_t quads = n / 8, tail = n % 8;
 
-    __asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
+    __asm__ volatile("rep stosq" : "+D"(dst), "+c"(quads) : "a"(v) : "memory");
+    __asm__ volatile("rep stosb" : "+D"(dst), "+c"(tail) : "a"(v) : "memory");
     return ret;
 }
 
