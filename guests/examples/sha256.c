@@ -2,6 +2,15 @@
  * newline, like sha256sum without the file name. */
 #include "tincan_guest.h"
 
+/* The hash's inner function starts a page. QEMU's TCG, which runs the KVM
+ * lane (and make bench there), cannot chain translated blocks across a page
+ * boundary: a loop straddling one ran the whole hash 35% slower there.
+ * On hardware this changes nothing. */
+#define SHA256_PAGE 4096
+struct sha256;
+static void sha256_block(struct sha256 *s, const unsigned char *p)
+    __attribute__((aligned(SHA256_PAGE)));
+
 #include "sha256.h"
 
 int main(const unsigned char *input, unsigned long len)
