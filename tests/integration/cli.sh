@@ -311,25 +311,42 @@ else
     ok $t
 fi
 
-t=no_usable_kvm_backend_kvm_refuses_auto_falls_back_to_emu
-# Hide /dev/kvm in a private mount namespace (root and util-linux's unshare).
-hidden() {
-    unshare --mount sh -c 'mount -t tmpfs none /dev && exec "$@"' sh "$@" \
+# in_mount_ns SETUP ARGS...: runs ARGS in a private mount namespace after the
+# shell command SETUP there (root and util-linux's unshare), like run().
+in_mount_ns() {
+    local setup=$1
+    shift
+    unshare --mount sh -c "$setup"' && exec "$@"' sh "$@" \
         >"$T/out" 2>"$T/err"
     rc=$?
 }
+
+# refused_in_one_line LABEL: the last command exited 125 with no stdout and
+# one stderr line; else it counts as a failure of test $t, named by LABEL.
+refused_in_one_line() {
+    if [ $rc -ne 125 ]; then
+        bad $t "$1: exit $rc, want 125 ($(cat "$T/err"))"
+    elif [ -s "$T/out" ] || [ "$(err_lines)" != 1 ]; then
+        bad $t "$1: want no stdout and one stderr line, got: $(cat "$T/out" "$T/err")"
+    else
+        return 0
+    fi
+    return 1
+}
+
+t=no_usable_kvm_backend_kvm_refuses_auto_falls_back_to_emu
+# Hide /dev/kvm behind an empty /dev.
+HIDE_KVM='mount -t tmpfs none /dev'
 if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
     bad $t "needs root and unshare to hide /dev/kvm"
 else
-    hidden "$TINCAN" run --backend kvm "$G/hello_once.bin"
-    if [ $rc -ne 125 ]; then
-        bad $t "--backend kvm: exit $rc, want 125 ($(cat "$T/err"))"
-    elif [ -s "$T/out" ] || [ "$(err_lines)" != 1 ]; then
-        bad $t "--backend kvm: want no stdout and one stderr line, got: $(cat "$T/out" "$T/err")"
+    in_mount_ns "$HIDE_KVM" "$TINCAN" run --backend kvm "$G/hello_once.bin"
+    if ! refused_in_one_line "--backend kvm"; then
+        :
     elif ! grep -q "^tincan: KVM is not usable (cannot open /dev/kvm: No such file or directory); .*tests/vm/run" "$T/err"; then
         bad $t "--backend kvm: message: $(cat "$T/err")"
     else
-        hidden "$TINCAN" run "$G/hello_once.bin"
+        in_mount_ns "$HIDE_KVM" "$TINCAN" run "$G/hello_once.bin"
         if [ $rc -ne 0 ] || [ "$(cat "$T/out")" != "Hello, World!" ]; then
             bad $t "auto: exit $rc, stdout '$(cat "$T/out")', stderr '$(cat "$T/err")'"
         elif [ "$(cat "$T/err")" != "tincan: KVM is not usable here; running on the emulator (--backend emu)" ]; then
@@ -341,26 +358,20 @@ else
 fi
 
 t=without_libunicorn_emu_refuses_in_one_line_and_kvm_runs
-# Hide libunicorn behind /dev/null in a private mount namespace: KVM jobs
-# never load it, and the emulator says what is missing.
+# Hide libunicorn behind /dev/null: KVM jobs never load it, and the
+# emulator says what is missing.
 LIBUC=$(ldconfig -p 2>/dev/null | awk '/libunicorn\.so\.2 / { print $NF; exit }')
-no_unicorn() {
-    unshare --mount sh -c 'mount --bind /dev/null "$1" && shift && exec "$@"' \
-        sh "$LIBUC" "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-}
+HIDE_UNICORN="mount --bind /dev/null '$LIBUC'"
 if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null || [ -z "$LIBUC" ]; then
     bad $t "needs root, unshare and libunicorn.so.2 in ldconfig's cache"
 else
-    no_unicorn "$TINCAN" run --backend emu "$G/hello_once.bin"
-    if [ $rc -ne 125 ]; then
-        bad $t "--backend emu: exit $rc, want 125 ($(cat "$T/err"))"
-    elif [ -s "$T/out" ] || [ "$(err_lines)" != 1 ]; then
-        bad $t "--backend emu: want no stdout and one stderr line, got: $(cat "$T/out" "$T/err")"
+    in_mount_ns "$HIDE_UNICORN" "$TINCAN" run --backend emu "$G/hello_once.bin"
+    if ! refused_in_one_line "--backend emu"; then
+        :
     elif ! grep -q "^tincan: the emulator backend needs libunicorn.so.2 (Debian package libunicorn2; make deps installs it): " "$T/err"; then
         bad $t "--backend emu: message: $(cat "$T/err")"
     else
-        no_unicorn "$TINCAN" run --backend kvm "$G/hello_once.bin"
+        in_mount_ns "$HIDE_UNICORN" "$TINCAN" run --backend kvm "$G/hello_once.bin"
         if [ $rc -ne 0 ] || [ "$(cat "$T/out")" != "Hello, World!" ] || [ -s "$T/err" ]; then
             bad $t "--backend kvm: exit $rc, stdout '$(cat "$T/out")', stderr '$(cat "$T/err")'"
         else
