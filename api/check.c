@@ -942,13 +942,7 @@ int check_main(int argc, char **argv)
             opts.update = 1;
             break;
         case OPT_BACKEND:
-            if (!strcmp(optarg, "kvm"))
-                opts.backend = TC_BACKEND_KVM;
-            else if (!strcmp(optarg, "emu"))
-                opts.backend = TC_BACKEND_EMU;
-            else if (!strcmp(optarg, "auto"))
-                opts.backend = TC_BACKEND_AUTO;
-            else
+            if (jobspec_backend_named(optarg, &opts.backend) != 0)
                 return report_usage_error("--backend %s: use kvm, emu or auto",
                                           optarg);
             break;

@@ -17,6 +17,7 @@
 #include "../runner/units.h"
 #include "check.h"
 #include "fetchopt.h"
+#include "jobspec.h"
 #include "batch.h"
 #include "report.h"
 #include "tincan.h"
@@ -229,24 +230,12 @@ static int cmd_run(int argc, char **argv)
             json = 1;
             break;
         case OPT_FORMAT:
-            if (!strcmp(optarg, "raw"))
-                job.format = TC_FORMAT_RAW;
-            else if (!strcmp(optarg, "elf"))
-                job.format = TC_FORMAT_ELF;
-            else if (!strcmp(optarg, "auto"))
-                job.format = TC_FORMAT_AUTO;
-            else
+            if (jobspec_format_named(optarg, &job.format) != 0)
                 return report_usage_error("--format %s: use raw, elf or auto",
                                           optarg);
             break;
         case OPT_BACKEND:
-            if (!strcmp(optarg, "kvm"))
-                job.backend = TC_BACKEND_KVM;
-            else if (!strcmp(optarg, "emu"))
-                job.backend = TC_BACKEND_EMU;
-            else if (!strcmp(optarg, "auto"))
-                job.backend = TC_BACKEND_AUTO;
-            else
+            if (jobspec_backend_named(optarg, &job.backend) != 0)
                 return report_usage_error("--backend %s: use kvm, emu or auto",
                                           optarg);
             break;

@@ -229,6 +229,19 @@ static int get_size(const struct field *f, const json_t *v, uint64_t min,
     return 0;
 }
 
+/* In enum order: TC_FORMAT_AUTO, _RAW, _ELF; TC_BACKEND_AUTO, _KVM, _EMU */
+static const char *const formats[] = {"auto", "raw", "elf", NULL};
+static const char *const backends[] = {"auto", "kvm", "emu", NULL};
+
+/* The index of name in names[] (NULL-terminated), or -1. */
+static int name_index(const char *const *names, const char *name)
+{
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(names[i], name))
+            return i;
+    return -1;
+}
+
 /* One of names[] (NULL-terminated); its index in *out. */
 static int get_choice(const struct field *f, const json_t *v,
                       const char *const *names, const char *choices_text,
@@ -237,21 +250,36 @@ static int get_choice(const struct field *f, const json_t *v,
     if (!json_is_string(v))
         return fail(err, errlen, "\"%s\" must be a string (%s), not %s",
                     f->name, choices_text, type_name(v));
-    for (int i = 0; names[i]; i++)
-        if (!strcmp(names[i], json_string_value(v))) {
-            *out = i;
-            return 0;
-        }
+    *out = name_index(names, json_string_value(v));
+    if (*out >= 0)
+        return 0;
     return fail(err, errlen, "\"%s\" \"%.40s\" is not one of %s", f->name,
                 json_string_value(v), choices_text);
+}
+
+int jobspec_backend_named(const char *name, enum tc_backend *out)
+{
+    int i = name_index(backends, name);
+
+    if (i < 0)
+        return -EINVAL;
+    *out = (enum tc_backend)i;
+    return 0;
+}
+
+int jobspec_format_named(const char *name, enum tc_format *out)
+{
+    int i = name_index(formats, name);
+
+    if (i < 0)
+        return -EINVAL;
+    *out = (enum tc_format)i;
+    return 0;
 }
 
 static int set_field(struct jobspec *js, const struct field *f, const json_t *v,
                      char *err, size_t errlen)
 {
-    /* In enum order: TC_FORMAT_AUTO, _RAW, _ELF; TC_BACKEND_AUTO, _KVM, _EMU */
-    static const char *const formats[] = {"auto", "raw", "elf", NULL};
-    static const char *const backends[] = {"auto", "kvm", "emu", NULL};
     struct tc_job *job = &js->job;
     int choice, rc;
 

@@ -30,6 +30,12 @@ struct jobspec {
     void *code_bytes, *input_bytes;       /* loaded by jobspec_load */
 };
 
+/* "kvm", "emu" or "auto" as the backend; "raw", "elf" or "auto" as the
+ * format. Return 0, or -EINVAL for any other name. The CLI's --backend and
+ * --format take the same names as the JSON fields. */
+int jobspec_backend_named(const char *name, enum tc_backend *out);
+int jobspec_format_named(const char *name, enum tc_format *out);
+
 /* Defaults (tc_job_init), no sources. */
 void jobspec_init(struct jobspec *js);
 
