@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
@@ -20,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../runner/fsafe.h"
+#include "../runner/units.h"
 #include "check.h"
 #include "jobspec.h"
 #include "report.h"
@@ -36,6 +39,8 @@ enum {
 #define DIFF_AFTER     16 /* and from the difference on */
 #define ERR_MAX        512
 #define NS_PER_S       1e9
+#define CHECK_JSON_MAX (1u << 20) /* bytes of NAME.json read at most */
+#define NEW_FILE_MODE  0666       /* less the umask, code's and input's */
 
 static const char check_usage[] =
     "usage: tincan check [options] DIR\n"
@@ -45,13 +50,17 @@ static const char check_usage[] =
     "  NAME.out   the expected output, byte for byte (required; --update\n"
     "             writes it)\n"
     "  NAME.in    input for the guest (optional)\n"
+    "  NAME.err   the expected stderr, byte for byte (optional; without it\n"
+    "             stderr is not compared; --update writes it when there is\n"
+    "             any)\n"
     "  NAME.json  options and expectations (optional), e.g.\n"
     "             {\"timeout_ms\": 100, \"status\": \"timeout\"} or "
     "{\"exit_code\": 42};\n"
     "             keys: timeout_ms, mem and max_output (bytes or \"2M\"),\n"
     "             max_insns, backend, format (default: raw for .bin, elf\n"
-    "             for .elf), and the expected status (default ok) and\n"
-    "             exit_code (default 0, for status ok)\n"
+    "             for .elf), max_stderr, abi, args, env, name, seed,\n"
+    "             strict_syscalls (Linux programs), and the expected status\n"
+    "             (default ok) and exit_code (default 0, for status ok)\n"
     "\n"
     "options:\n"
     "  -j, --jobs N     run N cases at a time (default 1); the report stays\n"
@@ -69,14 +78,29 @@ static const char check_usage[] =
     "C-style (\\n, \\t, \\r, \\\\, \\\", \\xNN). A missing NAME.out fails\n"
     "until --update writes it.\n"
     "\n"
+    "Case files are read only as regular files in DIR: a symlink, a FIFO,\n"
+    "a device, or a file larger than the case can use (NAME.out past\n"
+    "max_output, code or input past mem) is an ERROR naming the file.\n"
+    "--update writes through a new temporary file renamed into place; an\n"
+    "existing file keeps its mode, a new one is no wider than the case's\n"
+    "code and input.\n"
+    "\n"
     "exit status: 0 every case passed (or was updated), 1 a case failed or\n"
     "could not run, 125 bad usage or a malformed suite (nothing ran).\n";
 
 /* The files of a case, by suffix. */
-enum case_file { FILE_BIN, FILE_ELF, FILE_OUT, FILE_IN, FILE_JSON, FILE_KINDS };
+enum case_file {
+    FILE_BIN,
+    FILE_ELF,
+    FILE_OUT,
+    FILE_IN,
+    FILE_JSON,
+    FILE_ERR,
+    FILE_KINDS
+};
 static const char *const case_suffix[FILE_KINDS] = {
     [FILE_BIN] = ".bin", [FILE_ELF] = ".elf",   [FILE_OUT] = ".out",
-    [FILE_IN] = ".in",   [FILE_JSON] = ".json",
+    [FILE_IN] = ".in",   [FILE_JSON] = ".json", [FILE_ERR] = ".err",
 };
 #define HAS(c, kind) (((c)->files >> (kind)) & 1u)
 
@@ -96,6 +120,8 @@ struct check_case {
 
 struct check_opts {
     const char *dir;
+    int dirfd;                    /* DIR: every case file is opened in it */
+    struct jobspec_policy policy; /* code and input: beneath DIR, strictly */
     unsigned jobs;
     const char *junit;
     int tap, update;
@@ -334,13 +360,14 @@ static int parse_status(const char *s, enum tc_status *st)
 
 /* The keys of NAME.json: jobspec's options, and what the case expects. */
 static const char *const case_keys[] = {
-    "timeout_ms", "mem",    "max_output", "max_insns",
-    "backend",    "format", "status",     "exit_code",
+    "timeout_ms", "mem",    "max_output", "max_insns",  "backend",
+    "format",     "status", "exit_code",  "max_stderr", "abi",
+    "args",       "env",    "name",       "seed",       "strict_syscalls",
 };
 static const char *const expect_keys[] = {"status", "exit_code", NULL};
 #define CASE_KEYS_TEXT                                                         \
-    "timeout_ms, mem, max_output, max_insns, backend, format, status and "     \
-    "exit_code"
+    "timeout_ms, mem, max_output, max_insns, backend, format, max_stderr, "    \
+    "abi, args, env, name, seed, strict_syscalls, status and exit_code"
 #define EXIT_CODE_MAX UINT32_MAX /* the exit port takes up to a dword */
 
 /*
@@ -428,7 +455,7 @@ static int case_job(const struct check_opts *opts, const struct check_case *c,
         js->job.format = HAS(c, FILE_ELF) ? TC_FORMAT_ELF : TC_FORMAT_RAW;
     if (!json_object_get(req, "backend"))
         js->job.backend = opts->backend;
-    rc = jobspec_load(js, NULL, opts->dir, why, sizeof(why));
+    rc = jobspec_load(js, NULL, &opts->policy, why, sizeof(why));
     if (rc) {
         /* why is '"path": ...': the file is named, not the field. */
         colon = strstr(why, "\": ");
@@ -439,37 +466,80 @@ out:
     return rc;
 }
 
-/* path is written through a temporary file and rename(). */
-static int write_atomic(const char *path, const void *p, size_t n, char *err,
-                        size_t errlen)
+/*
+ * The permission bits a new NAME.out or NAME.json gets: 0666 less the
+ * umask, and no wider than the case's code and input, which the output
+ * is made from (so a 0600 NAME.in never turns into a 0644 NAME.out).
+ */
+static mode_t new_file_mode(const struct check_opts *opts,
+                            const struct check_case *c)
 {
-    char tmp[PATH_MAX];
-    FILE *f;
-    int rc = 0;
+    char name[NAME_MAX + 1];
+    mode_t mode = NEW_FILE_MODE;
+    struct stat st;
 
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid()) >=
-        sizeof(tmp)) {
-        snprintf(err, errlen, "cannot write %s: the path is too long", path);
+    for (int k = 0; k < FILE_KINDS; k++) {
+        if (k == FILE_OUT || k == FILE_JSON || k == FILE_ERR || !HAS(c, k))
+            continue;
+        snprintf(name, sizeof(name), "%s%s", c->name, case_suffix[k]);
+        if (fstatat(opts->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            mode &= st.st_mode & NEW_FILE_MODE;
+    }
+    return mode;
+}
+
+/* NAME + suffix in DIR replaced with p[0..n) (fsafe_replace: a planted
+ * symlink is replaced, not followed; an existing file keeps its mode). */
+static int write_case_file(const struct check_opts *opts,
+                           const struct check_case *c, enum case_file kind,
+                           const void *p, size_t n, char *err, size_t errlen)
+{
+    char name[NAME_MAX + 1], why[ERR_MAX / 2];
+    int rc;
+
+    if ((size_t)snprintf(name, sizeof(name), "%s%s", c->name,
+                         case_suffix[kind]) >= sizeof(name)) {
+        snprintf(err, errlen, "cannot write %s%s: the name is too long",
+                 c->label, case_suffix[kind]);
         return -ENAMETOOLONG;
     }
-    f = fopen(tmp, "wb");
-    if (!f) {
-        rc = -errno;
-        snprintf(err, errlen, "cannot write %.300s: %s", tmp, strerror(errno));
+    rc = fsafe_replace(opts->dirfd, name, p, n, new_file_mode(opts, c), why,
+                       sizeof(why));
+    if (rc)
+        snprintf(err, errlen, "cannot write %s/%s%s: %s", opts->dir, c->label,
+                 case_suffix[kind], why);
+    return rc;
+}
+
+/*
+ * NAME + suffix from DIR, at most max bytes: a regular file, not a symlink,
+ * opened O_NONBLOCK (fsafe_open_beneath). what says what max is, for the
+ * error: "the case's max_output".
+ */
+static int read_case_file(const struct check_opts *opts,
+                          const struct check_case *c, enum case_file kind,
+                          size_t max, const char *what, uint8_t **out,
+                          size_t *len, char *err, size_t errlen)
+{
+    char name[NAME_MAX + 1], why[ERR_MAX / 2];
+    int fd, rc;
+
+    snprintf(name, sizeof(name), "%s%s", c->name, case_suffix[kind]);
+    rc = fsafe_open_beneath(opts->dirfd, name, FSAFE_NO_SYMLINKS, &fd, why,
+                            sizeof(why));
+    if (rc) {
+        snprintf(err, errlen, "cannot open %s/%s%s: %s", opts->dir, c->label,
+                 case_suffix[kind], why);
         return rc;
     }
-    if ((n && fwrite(p, 1, n, f) != n) | (fclose(f) != 0)) {
-        rc = errno ? -errno : -EIO;
-        snprintf(err, errlen, "cannot write %.300s: %s", tmp, strerror(-rc));
-        unlink(tmp);
-        return rc;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = -errno;
-        snprintf(err, errlen, "cannot rename %.200s to %.200s: %s", tmp, path,
-                 strerror(errno));
-        unlink(tmp);
-    }
+    rc = fsafe_read_max(fd, max, out, len);
+    close(fd);
+    if (rc == -EFBIG)
+        snprintf(err, errlen, "%s/%s%s is larger than %s (%zu bytes)",
+                 opts->dir, c->label, case_suffix[kind], what, max);
+    else if (rc)
+        snprintf(err, errlen, "cannot read %s/%s%s: %s", opts->dir, c->label,
+                 case_suffix[kind], strerror(-rc));
     return rc;
 }
 
@@ -504,19 +574,56 @@ static void put_window(FILE *f, const char *label, const unsigned char *p,
     fprintf(f, "\"%s\n", end < len ? DIFF_MORE : "");
 }
 
+/* The first offset where two byte strings differ (the shorter's length
+ * when one is a prefix of the other). */
+static size_t first_diff(const unsigned char *a, size_t alen,
+                         const unsigned char *b, size_t blen)
+{
+    size_t off = 0, common = alen < blen ? alen : blen;
+
+    while (off < common && a[off] == b[off])
+        off++;
+    return off;
+}
+
 /*
- * The failure text: the status wanted and got, and the output's first
- * difference with both sides around it and a caret under it.
+ * One stream (output or stderr) against its NAME.out or NAME.err: as
+ * wanted, or its first difference with both sides around it and a caret
+ * under it.
  */
-static void put_detail(FILE *f, const struct check_case *c,
-                       const struct tc_result *res, const struct expect *want,
-                       const unsigned char *exp, size_t exp_len, size_t off)
+static void put_stream(FILE *f, const char *stream, const unsigned char *exp,
+                       size_t exp_len, const unsigned char *got, size_t got_len)
 {
     static const char want_label[] = "want: ", got_label[] = "got:  ";
-    const unsigned char *got =
-        res->output ? res->output : (const unsigned char *)"";
-    size_t start = off > DIFF_BEFORE ? off - DIFF_BEFORE : 0;
+    size_t off, start;
 
+    got = got ? got : (const unsigned char *)"";
+    off = first_diff(exp, exp_len, got, got_len);
+    start = off > DIFF_BEFORE ? off - DIFF_BEFORE : 0;
+    if (exp_len == got_len && off == exp_len) {
+        fprintf(f, "%s: %zu bytes, as wanted\n", stream, exp_len);
+        return;
+    }
+    fprintf(f,
+            "%s: want %zu bytes, got %zu, first difference at offset "
+            "%zu\n",
+            stream, exp_len, got_len, off);
+    put_window(f, want_label, exp, exp_len, start, off);
+    put_window(f, got_label, got, got_len, start, off);
+    fprintf(f, "%*s^\n",
+            (int)(strlen(DIFF_INDENT) + strlen(want_label) +
+                  (start ? strlen(DIFF_MORE) : 0) + strlen("\"") +
+                  put_escaped(NULL, exp + start, off - start)),
+            "");
+}
+
+/* The failure text: the status wanted and got, then each stream that has
+ * an expectation. */
+static void put_detail(FILE *f, const struct check_case *c,
+                       const struct tc_result *res, const struct expect *want,
+                       const unsigned char *exp, size_t exp_len,
+                       const unsigned char *eexp, size_t eexp_len)
+{
     fputs("status: ", f);
     if (status_matches(res, want)) {
         put_status(f, res->status, res->exit_code);
@@ -530,26 +637,13 @@ static void put_detail(FILE *f, const struct check_case *c,
             fprintf(f, ": %s", res->message);
         fputc('\n', f);
     }
-    if (!HAS(c, FILE_OUT)) {
+    if (HAS(c, FILE_OUT))
+        put_stream(f, "output", exp, exp_len, res->output, res->output_len);
+    else
         fprintf(f, "output: %zu bytes, no %s.out to compare with\n",
                 res->output_len, c->label);
-        return;
-    }
-    if (exp_len == res->output_len && off == exp_len) {
-        fprintf(f, "output: %zu bytes, as wanted\n", exp_len);
-        return;
-    }
-    fprintf(f,
-            "output: want %zu bytes, got %zu, first difference at offset "
-            "%zu\n",
-            exp_len, res->output_len, off);
-    put_window(f, want_label, exp, exp_len, start, off);
-    put_window(f, got_label, got, res->output_len, start, off);
-    fprintf(f, "%*s^\n",
-            (int)(strlen(DIFF_INDENT) + strlen(want_label) +
-                  (start ? strlen(DIFF_MORE) : 0) + strlen("\"") +
-                  put_escaped(NULL, exp + start, off - start)),
-            "");
+    if (HAS(c, FILE_ERR))
+        put_stream(f, "stderr", eexp, eexp_len, res->err, res->err_len);
 }
 
 /*
@@ -559,7 +653,7 @@ static void put_detail(FILE *f, const struct check_case *c,
  */
 static void update_case(const struct check_opts *opts, struct check_case *c,
                         const struct tc_result *res, json_t *spec,
-                        int write_out, int write_json)
+                        int write_out, int write_json, int write_err)
 {
     char path[PATH_MAX], err[ERR_MAX], done[ERR_MAX] = "";
     json_t *o = spec ? json_incref(spec) : json_object();
@@ -570,16 +664,24 @@ static void update_case(const struct check_opts *opts, struct check_case *c,
         return;
     }
     if (write_out) {
-        snprintf(path, sizeof(path), "%s/%s.out", opts->dir, c->name);
-        if (write_atomic(path, res->output, res->output_len, err,
-                         sizeof(err))) {
+        if (write_case_file(opts, c, FILE_OUT, res->output, res->output_len,
+                            err, sizeof(err))) {
             set_verdict(c, V_ERROR, "%s", err);
             goto out;
         }
         snprintf(done, sizeof(done), "wrote %s.out", c->label);
     }
+    if (write_err) {
+        if (write_case_file(opts, c, FILE_ERR, res->err, res->err_len, err,
+                            sizeof(err))) {
+            set_verdict(c, V_ERROR, "%s", err);
+            goto out;
+        }
+        snprintf(done + strlen(done), sizeof(done) - strlen(done),
+                 "%swrote %s.err", done[0] ? ", " : "", c->label);
+    }
     if (write_json) {
-        snprintf(path, sizeof(path), "%s/%s.json", opts->dir, c->name);
+        snprintf(path, sizeof(path), "%s.json", c->name);
         json_object_del(o, "status");
         json_object_del(o, "exit_code");
         if (res->status != TC_OK)
@@ -589,9 +691,9 @@ static void update_case(const struct check_opts *opts, struct check_case *c,
             json_object_set_new(o, "exit_code",
                                 json_integer((json_int_t)res->exit_code));
         if (json_object_size(o) == 0) {
-            if (unlink(path) != 0 && errno != ENOENT) {
-                set_verdict(c, V_ERROR, "cannot remove %s: %s", path,
-                            strerror(errno));
+            if (unlinkat(opts->dirfd, path, 0) != 0 && errno != ENOENT) {
+                set_verdict(c, V_ERROR, "cannot remove %s/%s.json: %s",
+                            opts->dir, c->label, strerror(errno));
                 goto out;
             }
             if (HAS(c, FILE_JSON))
@@ -608,7 +710,8 @@ static void update_case(const struct check_opts *opts, struct check_case *c,
                 goto out;
             }
             free(dump);
-            if (write_atomic(path, text, strlen(text), err, sizeof(err))) {
+            if (write_case_file(opts, c, FILE_JSON, text, strlen(text), err,
+                                sizeof(err))) {
                 set_verdict(c, V_ERROR, "%s", err);
                 goto out;
             }
@@ -625,24 +728,28 @@ out:
 /* Compares a result with what the case expects, and updates or reports. */
 static void judge(const struct check_opts *opts, struct check_case *c,
                   const struct tc_result *res, const struct expect *want,
-                  json_t *spec, const unsigned char *exp, size_t exp_len)
+                  json_t *spec, const unsigned char *exp, size_t exp_len,
+                  const unsigned char *eexp, size_t eexp_len)
 {
-    size_t off = 0,
-           common = exp_len < res->output_len ? exp_len : res->output_len;
-    int status_ok = status_matches(res, want), out_ok;
+    size_t off = first_diff(exp, exp_len, res->output ? res->output : exp,
+                            res->output_len);
+    size_t eoff =
+        first_diff(eexp, eexp_len, res->err ? res->err : eexp, res->err_len);
+    int status_ok = status_matches(res, want), out_ok, err_ok;
     char *buf = NULL;
     size_t len = 0;
     FILE *f;
 
-    while (off < common && exp[off] == res->output[off])
-        off++;
     out_ok = HAS(c, FILE_OUT) && exp_len == res->output_len && off == exp_len;
-    if (status_ok && out_ok) {
+    err_ok =
+        !HAS(c, FILE_ERR) || (eexp_len == res->err_len && eoff == eexp_len);
+    if (status_ok && out_ok && err_ok) {
         c->verdict = V_PASS;
         return;
     }
     if (opts->update) {
-        update_case(opts, c, res, spec, !out_ok, !status_ok);
+        update_case(opts, c, res, spec, !out_ok, !status_ok,
+                    !err_ok || (!HAS(c, FILE_ERR) && res->err_len));
         return;
     }
     f = open_memstream(&buf, &len);
@@ -663,6 +770,9 @@ static void judge(const struct check_opts *opts, struct check_case *c,
         fprintf(f, "no %s.out: record it with --update", c->label);
     else if (!out_ok)
         fprintf(f, "output differs at offset %zu", off);
+    if (!err_ok)
+        fprintf(f, "%sstderr differs at offset %zu",
+                !status_ok || !out_ok ? "; " : "", eoff);
     if (fclose(f) != 0) {
         free(buf);
         buf = NULL;
@@ -673,7 +783,7 @@ static void judge(const struct check_opts *opts, struct check_case *c,
     f = open_memstream(&buf, &len);
     if (!f)
         return;
-    put_detail(f, c, res, want, exp, exp_len, off);
+    put_detail(f, c, res, want, exp, exp_len, eexp, eexp_len);
     if (fclose(f) == 0)
         c->detail = buf;
     else
@@ -682,10 +792,9 @@ static void judge(const struct check_opts *opts, struct check_case *c,
 
 static void run_case(const struct check_opts *opts, struct check_case *c)
 {
-    char path[PATH_MAX], err[ERR_MAX];
-    struct tc_source out_src = {.kind = TC_SOURCE_PATH, .text = path};
-    void *exp = NULL;
-    size_t exp_len = 0;
+    char err[ERR_MAX];
+    uint8_t *exp = NULL, *eexp = NULL, *text = NULL;
+    size_t exp_len = 0, eexp_len = 0, text_len = 0;
     struct expect want = {.status = TC_OK, .exit_code = 0};
     json_t *spec = NULL;
     json_error_t jerr;
@@ -697,8 +806,13 @@ static void run_case(const struct check_opts *opts, struct check_case *c)
     memset(&res, 0, sizeof(res));
     jobspec_init(&js);
     if (HAS(c, FILE_JSON)) {
-        snprintf(path, sizeof(path), "%s/%s.json", opts->dir, c->name);
-        spec = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+        if (read_case_file(opts, c, FILE_JSON, CHECK_JSON_MAX, "1 MiB", &text,
+                           &text_len, err, sizeof(err))) {
+            set_verdict(c, V_ERROR, "%s", err);
+            goto out;
+        }
+        spec = json_loadb(text ? (const char *)text : "", text_len,
+                          JSON_REJECT_DUPLICATES, &jerr);
         if (!spec) {
             set_verdict(c, V_ERROR, "%s.json: line %d: %s", c->label, jerr.line,
                         jerr.text);
@@ -709,9 +823,20 @@ static void run_case(const struct check_opts *opts, struct check_case *c)
         set_verdict(c, V_ERROR, "%s", err);
         goto out;
     }
-    snprintf(path, sizeof(path), "%s/%s.out", opts->dir, c->name);
+    /* An expectation longer than max_output can never match: refused
+     * before it is read, however large it is. */
     if (HAS(c, FILE_OUT) &&
-        tc_load(&out_src, NULL, &exp, &exp_len, err, sizeof(err))) {
+        read_case_file(opts, c, FILE_OUT, (size_t)js.job.max_output,
+                       "the case's max_output", &exp, &exp_len, err,
+                       sizeof(err))) {
+        set_verdict(c, V_ERROR, "%s", err);
+        goto out;
+    }
+    /* The same for stderr and max_stderr. */
+    if (HAS(c, FILE_ERR) &&
+        read_case_file(opts, c, FILE_ERR, (size_t)js.job.max_stderr,
+                       "the case's max_stderr", &eexp, &eexp_len, err,
+                       sizeof(err))) {
         set_verdict(c, V_ERROR, "%s", err);
         goto out;
     }
@@ -719,12 +844,15 @@ static void run_case(const struct check_opts *opts, struct check_case *c)
         set_verdict(c, V_ERROR, "%s", res.message);
         goto out;
     }
-    judge(opts, c, &res, &want, spec, exp ? exp : "", exp_len);
+    judge(opts, c, &res, &want, spec, exp ? exp : (const uint8_t *)"", exp_len,
+          eexp ? eexp : (const uint8_t *)"", eexp_len);
 out:
     tc_result_free(&res);
     jobspec_free(&js);
     json_decref(spec);
     free(exp);
+    free(eexp);
+    free(text);
     c->seconds = seconds_since(&t0);
 }
 
@@ -884,17 +1012,12 @@ static int write_junit(FILE *f, const struct check_opts *opts,
 
 static int parse_jobs(const char *s, unsigned *out)
 {
-    char *end;
     unsigned long v;
+    int rc = units_parse_count(s, 1, CHECK_MAX_JOBS, &v);
 
-    if (*s < '0' || *s > '9')
-        return -EINVAL;
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno || *end || v == 0 || v > CHECK_MAX_JOBS)
-        return -EINVAL;
-    *out = (unsigned)v;
-    return 0;
+    if (rc == 0)
+        *out = (unsigned)v;
+    return rc;
 }
 
 enum { OPT_JUNIT = 256, OPT_TAP, OPT_UPDATE, OPT_BACKEND };
@@ -910,7 +1033,8 @@ int check_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct check_opts opts = {.jobs = 1, .backend = TC_BACKEND_AUTO};
+    struct check_opts opts = {
+        .jobs = 1, .backend = TC_BACKEND_AUTO, .dirfd = -1};
     struct suite s = {.opts = &opts};
     char err[ERR_MAX];
     size_t count[V_COUNT] = {0};
@@ -921,6 +1045,7 @@ int check_main(int argc, char **argv)
     struct timespec t0;
     int c, rc = CHECK_EXIT_USAGE;
 
+    jobspec_policy_init(&opts.policy);
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":hj:", longopts, NULL)) != -1) {
@@ -967,6 +1092,8 @@ int check_main(int argc, char **argv)
         return report_usage_error("one DIR at a time ('%s' is extra)",
                                   argv[optind + 1]);
     opts.dir = argv[optind];
+    if (opts.backend == TC_BACKEND_KVM && !report_kvm_runs())
+        return report_kvm_refused();
     if (stat(opts.dir, &st) != 0)
         return report_usage_error("cannot read %s: %s", opts.dir,
                                   strerror(errno));
@@ -975,8 +1102,17 @@ int check_main(int argc, char **argv)
             "%s is not a directory: give the directory of "
             "the cases",
             opts.dir);
-    if (find_cases(opts.dir, &s.cases, &s.n, err, sizeof(err)))
-        return report_usage_error("%s", err);
+    /* Case files are opened beneath DIR with no symlink followed; the code
+     * and input through jobspec, with the same strictness. */
+    c = jobspec_policy_allow_paths(&opts.policy, opts.dir, JOBSPEC_PATHS_STRICT,
+                                   err, sizeof(err));
+    if (c)
+        return report_usage_error("cannot read %s: %s", opts.dir, strerror(-c));
+    opts.dirfd = opts.policy.paths_fd;
+    if (find_cases(opts.dir, &s.cases, &s.n, err, sizeof(err))) {
+        report_usage_error("%s", err);
+        goto out;
+    }
     if (opts.junit) {
         junit = fopen(opts.junit, "w");
         if (!junit) {
@@ -985,9 +1121,7 @@ int check_main(int argc, char **argv)
         }
     }
     if (opts.backend == TC_BACKEND_AUTO && !tc_kvm_usable())
-        fputs("tincan: KVM is not usable here; running on the emulator "
-              "(--backend emu)\n",
-              stderr);
+        report_auto_on_emulator();
     pthread_mutex_init(&s.lock, NULL);
     pthread_cond_init(&s.case_done, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1039,5 +1173,6 @@ out:
     if (junit)
         fclose(junit);
     free_cases(s.cases, s.n);
+    jobspec_policy_free(&opts.policy);
     return rc;
 }

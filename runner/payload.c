@@ -14,11 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAYLOAD_CHUNK 65536
 
 #include "codec.h"
+#include "fsafe.h"
 #include "pcache.h"
 
 /* The error text names at most this much of a URL. */
@@ -56,10 +58,8 @@ int payload_read(const char *path, size_t max, uint8_t **out, size_t *len,
     int is_stdin = strcmp(path, "-") == 0;
     const char *name = is_stdin ? "standard input" : path;
     int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-    uint8_t *buf = NULL;
-    size_t n = 0, cap = 0;
     struct stat st;
-    int rc = 0;
+    int rc;
 
     *out = NULL;
     *len = 0;
@@ -73,50 +73,20 @@ int payload_read(const char *path, size_t max, uint8_t **out, size_t *len,
         rc = -EISDIR;
         goto out;
     }
-    for (;;) {
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : PAYLOAD_CHUNK;
-            if (ncap > max + 1)
-                ncap = max + 1;
-            uint8_t *nb = realloc(buf, ncap);
-            if (!nb) {
-                snprintf(err, errlen, "reading %s: out of memory", name);
-                rc = -ENOMEM;
-                goto out;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = -errno;
-            snprintf(err, errlen, "cannot read %s: %s", name, strerror(errno));
-            goto out;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-        if (n > max) {
-            snprintf(err, errlen,
-                     "%s is larger than %zu bytes, the most guest memory "
-                     "can hold",
-                     name, max);
-            rc = -EFBIG;
-            goto out;
-        }
-    }
+    rc = fsafe_read_max(fd, max, out, len);
+    if (rc == -EFBIG)
+        snprintf(err, errlen,
+                 "%s is larger than %zu bytes, the most guest memory "
+                 "can hold",
+                 name, max);
+    else if (rc == -ENOMEM)
+        snprintf(err, errlen, "reading %s: out of memory", name);
+    else if (rc)
+        snprintf(err, errlen, "cannot read %s: %s", name, strerror(-rc));
 out:
     if (!is_stdin)
         close(fd);
-    if (rc || n == 0) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
+    return rc;
 }
 
 /* The body of a fetch, refused past max while it streams in. */
@@ -152,14 +122,51 @@ static size_t sink_write(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-/* Check the URL's syntax and scheme before any network traffic. */
-static int check_url(const char *url, const struct payload_fetch *f, char *err,
+/* Whether host (lower case, no IPv6 brackets, no trailing dot) is one of
+ * f->allow_hosts; any host when there is no list. */
+static int host_allowed(const char *host, const struct payload_fetch *f)
+{
+    if (!f->allow_hosts)
+        return 1;
+    for (const char *const *h = f->allow_hosts; *h; h++)
+        if (!strcmp(*h, host))
+            return 1;
+    return 0;
+}
+
+/* host as the allow-list spells hosts: lower case, "[::1]" as "::1",
+ * "example.org." as "example.org". In place. */
+static void normalize_host(char *host)
+{
+    size_t n;
+
+    for (char *c = host; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    n = strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+        memmove(host, host + 1, n - 2);
+        host[n - 2] = '\0';
+        n -= 2;
+    }
+    if (n > 1 && host[n - 1] == '.')
+        host[n - 1] = '\0';
+}
+
+/*
+ * Check a URL before any traffic to it: its syntax, its scheme and its host.
+ * from is NULL for the URL given (http, https, file when allowed), else the
+ * URL the fetch started at, and url is where a redirect from an https URL
+ * (*https on input) leads: http or https only, https only from https. Every
+ * host must be in f->allow_hosts when there is a list. Sets *https.
+ */
+static int check_url(const char *url, const char *from,
+                     const struct payload_fetch *f, int *https, char *err,
                      size_t errlen)
 {
     CURLU *u = curl_url();
-    char *scheme = NULL;
+    char *scheme = NULL, *host = NULL;
     CURLUcode uc;
-    int rc = 0;
+    int rc = 0, web;
 
     if (!u) {
         snprintf(err, errlen, "%s", "parsing the URL: out of memory");
@@ -169,30 +176,72 @@ static int check_url(const char *url, const struct payload_fetch *f, char *err,
     if (uc == CURLUE_OK)
         uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
     if (uc != CURLUE_OK) {
-        snprintf(err, errlen,
-                 "bad URL '%.*s': %s; write it like "
-                 "https://example.com/code.bin",
-                 URL_SHOWN, url, curl_url_strerror(uc));
+        if (from)
+            snprintf(err, errlen, "fetching %.*s: bad redirect URL '%.*s': %s",
+                     URL_SHOWN, from, URL_SHOWN, url, curl_url_strerror(uc));
+        else
+            snprintf(err, errlen,
+                     "bad URL '%.*s': %s; write it like "
+                     "https://example.com/code.bin",
+                     URL_SHOWN, url, curl_url_strerror(uc));
         rc = -EINVAL;
         goto out;
     }
     for (char *c = scheme; *c; c++)
         *c = (char)tolower((unsigned char)*c);
-    if (!strcmp(scheme, "http") || !strcmp(scheme, "https") ||
-        (!strcmp(scheme, "file") && f->allow_file_urls))
-        goto out;
-    if (!strcmp(scheme, "file"))
+    web = !strcmp(scheme, "http") || !strcmp(scheme, "https");
+    if (from && !web) {
         snprintf(err, errlen,
-                 "file:// URLs are refused by default ('%.*s'); give the "
-                 "path as FILE, or allow them with --allow-file-urls",
-                 URL_SHOWN, url);
+                 "fetching %.*s: protocol refused (a redirect to '%.*s'); "
+                 "only http and https are followed",
+                 URL_SHOWN, from, URL_SHOWN, url);
+        rc = -EPROTONOSUPPORT;
+        goto out;
+    }
+    if (from && *https && strcmp(scheme, "https")) {
+        snprintf(err, errlen,
+                 "fetching %.*s: refused a redirect from https to %s "
+                 "('%.*s'); a fetch on https stays on https",
+                 URL_SHOWN, from, scheme, URL_SHOWN, url);
+        rc = -EPERM;
+        goto out;
+    }
+    if (!web && !(!strcmp(scheme, "file") && f->allow_file_urls)) {
+        if (!strcmp(scheme, "file"))
+            snprintf(err, errlen,
+                     "file:// URLs are refused by default ('%.*s'); give the "
+                     "path as FILE, or allow them with --allow-file-urls",
+                     URL_SHOWN, url);
+        else
+            snprintf(err, errlen,
+                     "URL scheme '%.20s' is not supported ('%.*s'); use "
+                     "http:// or https://",
+                     scheme, URL_SHOWN, url);
+        rc = -EPROTONOSUPPORT;
+        goto out;
+    }
+    *https = !strcmp(scheme, "https");
+    if (!f->allow_hosts)
+        goto out;
+    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+        host = NULL; /* file:// has none: no host is on a list */
+    if (host)
+        normalize_host(host);
+    if (host && host_allowed(host, f))
+        goto out;
+    if (from)
+        snprintf(err, errlen,
+                 "fetching %.*s: refused a redirect to host '%.100s' "
+                 "('%.*s'), which is not an allowed host",
+                 URL_SHOWN, from, host ? host : "", URL_SHOWN, url);
     else
         snprintf(err, errlen,
-                 "URL scheme '%.20s' is not supported ('%.*s'); use http:// "
-                 "or https://",
-                 scheme, URL_SHOWN, url);
-    rc = -EPROTONOSUPPORT;
+                 "the host '%.100s' of '%.*s' is not an allowed host; allow "
+                 "it with --allow-urls=HOST,...",
+                 host ? host : "", URL_SHOWN, url);
+    rc = -EPERM;
 out:
+    curl_free(host);
     curl_free(scheme);
     curl_url_cleanup(u);
     return rc;
@@ -285,44 +334,87 @@ static int fetch_error(CURL *h, CURLcode cc, const char *url,
     }
 }
 
-/* GET url into *out (malloc'd) with the limits of f; at most max bytes. */
-static int fetch(const char *url, const struct payload_fetch *f, size_t max,
-                 uint8_t **out, size_t *len, char *err, size_t errlen)
+#define HTTP_REDIRECT_MIN 300
+#define HTTP_REDIRECT_MAX 399
+#define MS_PER_S          1000u
+#define NS_PER_MS         1000000u
+
+static uint64_t now_ms(void)
 {
-    const char *protocols =
-        f->allow_file_urls ? "http,https,file" : "http,https";
-    char ebuf[CURL_ERROR_SIZE] = "";
-    struct sink s = {.max = max};
-    uint64_t connect_ms = f->timeout_ms < PAYLOAD_MAX_CONNECT_TIMEOUT_MS
-                              ? f->timeout_ms
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * MS_PER_S + (uint64_t)ts.tv_nsec / NS_PER_MS;
+}
+
+/* The options every hop of a fetch shares. 0, or a curl error. */
+static CURLcode setup_handle(CURL *h, const struct payload_fetch *f, size_t max,
+                             struct sink *s, char *ebuf)
+{
+    CURLcode cc;
+
+    /* Redirects are followed here, hop by hop, so that each one is checked
+     * (check_url) before any traffic goes to it. */
+    if ((cc = curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L)) ||
+        (cc =
+             curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max)) ||
+        (cc = curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L)) ||
+        (cc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L)) ||
+        (cc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L)) ||
+        (cc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L)) ||
+        (cc = curl_easy_setopt(h, CURLOPT_USERAGENT, "tincan")) ||
+        (cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf)) ||
+        (cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write)) ||
+        (cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, s)))
+        return cc;
+    if (f->cacert)
+        return curl_easy_setopt(h, CURLOPT_CAINFO, f->cacert);
+    return CURLE_OK;
+}
+
+/* One hop: GET cur with what is left of the fetch's deadline. */
+static CURLcode perform_hop(CURL *h, const char *cur, const char *protocols,
+                            uint64_t left_ms)
+{
+    uint64_t connect_ms = left_ms < PAYLOAD_MAX_CONNECT_TIMEOUT_MS
+                              ? left_ms
                               : PAYLOAD_MAX_CONNECT_TIMEOUT_MS;
+    CURLcode cc;
+
+    if ((cc = curl_easy_setopt(h, CURLOPT_URL, cur)) ||
+        (cc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols)) ||
+        (cc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                               (long)connect_ms)) ||
+        (cc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left_ms)))
+        return cc;
+    return curl_easy_perform(h);
+}
+
+/*
+ * GET url into *out (malloc'd) with the limits of f; at most max bytes.
+ * Follows up to PAYLOAD_MAX_REDIRECTS redirects, each checked first.
+ */
+static int fetch(const char *url, int https, const struct payload_fetch *f,
+                 size_t max, uint8_t **out, size_t *len, char *err,
+                 size_t errlen)
+{
+    char ebuf[CURL_ERROR_SIZE] = "", *cur = NULL, *next;
+    struct sink s = {.max = max};
+    uint64_t deadline = now_ms() + f->timeout_ms, t;
     CURL *h = NULL;
     CURLcode cc;
+    long status;
     int rc = 0;
 
     pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK || !(h = curl_easy_init())) {
+    if (curl_init_rc != CURLE_OK || !(h = curl_easy_init()) ||
+        !(cur = strdup(url))) {
         snprintf(err, errlen, "cannot start libcurl to fetch %.*s", URL_SHOWN,
                  url);
-        return -ENOMEM;
+        rc = -ENOMEM;
+        goto out;
     }
-    if (curl_easy_setopt(h, CURLOPT_URL, url) ||
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols) ||
-        curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") ||
-        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L) ||
-        curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)PAYLOAD_MAX_REDIRECTS) ||
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms) ||
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)f->timeout_ms) ||
-        curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max) ||
-        curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L) ||
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) ||
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) ||
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) ||
-        curl_easy_setopt(h, CURLOPT_USERAGENT, "tincan") ||
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf) ||
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write) ||
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &s) ||
-        (f->cacert && curl_easy_setopt(h, CURLOPT_CAINFO, f->cacert))) {
+    if (setup_handle(h, f, max, &s, ebuf) != CURLE_OK) {
         snprintf(err, errlen,
                  "cannot set up the fetch of %.*s: this libcurl lacks an "
                  "option tincan needs (7.85 or newer is required)",
@@ -330,10 +422,42 @@ static int fetch(const char *url, const struct payload_fetch *f, size_t max,
         rc = -ENOSYS;
         goto out;
     }
-    cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
-        rc = fetch_error(h, cc, url, &s, ebuf, f, err, errlen);
-        goto out;
+    for (int hop = 0;; hop++) {
+        t = now_ms();
+        s.len = 0; /* a redirect's own body is not the payload */
+        cc = t < deadline ? perform_hop(h, cur,
+                                        hop == 0 && f->allow_file_urls
+                                            ? "http,https,file"
+                                            : "http,https",
+                                        deadline - t)
+                          : CURLE_OPERATION_TIMEDOUT;
+        if (cc != CURLE_OK) {
+            rc = fetch_error(h, cc, url, &s, ebuf, f, err, errlen);
+            goto out;
+        }
+        status = 0;
+        next = NULL;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= HTTP_REDIRECT_MIN && status <= HTTP_REDIRECT_MAX)
+            curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &next);
+        if (!next)
+            break;
+        if (hop == PAYLOAD_MAX_REDIRECTS) {
+            rc = fetch_error(h, CURLE_TOO_MANY_REDIRECTS, url, &s, ebuf, f, err,
+                             errlen);
+            goto out;
+        }
+        rc = check_url(next, url, f, &https, err, errlen);
+        if (rc)
+            goto out;
+        free(cur);
+        cur = strdup(next); /* next belongs to the handle */
+        if (!cur) {
+            snprintf(err, errlen, "fetching %.*s: out of memory", URL_SHOWN,
+                     url);
+            rc = -ENOMEM;
+            goto out;
+        }
     }
     if (s.len) {
         *out = s.buf;
@@ -342,6 +466,7 @@ static int fetch(const char *url, const struct payload_fetch *f, size_t max,
     }
 out:
     free(s.buf);
+    free(cur);
     curl_easy_cleanup(h);
     return rc;
 }
@@ -357,6 +482,27 @@ static int digest_mismatch(const uint8_t *want, const uint8_t *got, char *err,
     return -EBADMSG;
 }
 
+int payload_check_pin(const char *sha256, const uint8_t *p, size_t len,
+                      char *err, size_t errlen)
+{
+    uint8_t want[PCACHE_DIGEST_LEN], got[PCACHE_DIGEST_LEN];
+
+    if (pcache_parse_digest(sha256, want)) {
+        snprintf(err, errlen,
+                 "'%.80s' is not a SHA-256 digest; give its 64 hex digits "
+                 "(sha256sum prints them)",
+                 sha256);
+        return -EINVAL;
+    }
+    if (pcache_sha256(p, len, got)) {
+        snprintf(err, errlen, "%s", "cannot compute SHA-256 (OpenSSL)");
+        return -ENOMEM;
+    }
+    if (memcmp(want, got, PCACHE_DIGEST_LEN) != 0)
+        return digest_mismatch(want, got, err, errlen);
+    return 0;
+}
+
 /* A URL through the caches: memory, then disk (pinned only), then curl. */
 static int load_url(const char *url, const uint8_t *want,
                     const struct payload_fetch *f, size_t max, uint8_t **out,
@@ -365,11 +511,11 @@ static int load_url(const char *url, const uint8_t *want,
     uint8_t got[PCACHE_DIGEST_LEN];
     uint8_t *buf = NULL;
     size_t n = 0;
-    int rc;
+    int rc, https = 0;
 
     if (f->max_bytes < max)
         max = (size_t)f->max_bytes;
-    rc = check_url(url, f, err, errlen);
+    rc = check_url(url, NULL, f, &https, err, errlen);
     if (rc)
         return rc;
     rc = pcache_mem_get(url, want, max, out, len);
@@ -384,7 +530,7 @@ static int load_url(const char *url, const uint8_t *want,
             goto store;
         }
     }
-    rc = fetch(url, f, max, &buf, &n, err, errlen);
+    rc = fetch(url, https, f, max, &buf, &n, err, errlen);
     if (rc)
         return rc;
     if (pcache_sha256(buf, n, got)) {
@@ -423,7 +569,7 @@ int payload_load(const struct payload_spec *spec, const struct payload_fetch *f,
                  size_t max, uint8_t **out, size_t *len, char *err,
                  size_t errlen)
 {
-    uint8_t want[PCACHE_DIGEST_LEN], got[PCACHE_DIGEST_LEN];
+    uint8_t want[PCACHE_DIGEST_LEN];
     struct payload_fetch defaults;
     int rc;
 
@@ -473,14 +619,8 @@ int payload_load(const struct payload_spec *spec, const struct payload_fetch *f,
                  *len, max);
         rc = -EFBIG;
     }
-    if (rc == 0 && spec->sha256) {
-        if (pcache_sha256(*out, *len, got)) {
-            snprintf(err, errlen, "%s", "cannot compute SHA-256 (OpenSSL)");
-            rc = -ENOMEM;
-        } else if (memcmp(want, got, PCACHE_DIGEST_LEN) != 0) {
-            rc = digest_mismatch(want, got, err, errlen);
-        }
-    }
+    if (rc == 0 && spec->sha256)
+        rc = payload_check_pin(spec->sha256, *out, *len, err, errlen);
     if (rc == 0 && *len == 0) {
         free(*out); /* the hex decoder returns a buffer even when empty */
         *out = NULL;

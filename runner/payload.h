@@ -2,8 +2,11 @@
  * payload.h - turns a source the user named into bytes, in the parent and
  * before the fork: a file path, "-" for standard input, hex text, base64
  * text, or a URL fetched with libcurl (http and https; file:// only when
- * allowed), optionally pinned to a SHA-256 digest. Fetches go through the
- * payload cache (pcache.h). The child never sees a source, only bytes.
+ * allowed), optionally pinned to a SHA-256 digest. Redirects are followed
+ * hop by hop, each checked before any traffic: http or https only, never
+ * from https to http, and only to allowed hosts when there is a list. Fetches
+ * go through the payload cache (pcache.h). The child never sees a source, only
+ * bytes.
  */
 #ifndef RUNNER_PAYLOAD_H
 #define RUNNER_PAYLOAD_H
@@ -37,6 +40,10 @@ struct payload_fetch {
                               redirect target) */
     const char *cacert;    /* CA bundle to verify TLS with; NULL: system's */
     const char *cache_dir; /* on-disk cache; NULL: in-process cache only */
+    const char *const *allow_hosts; /* NULL: any host; else the hosts (lower
+                                       case, IPv6 without brackets) the URL
+                                       and each redirect may name, NULL-
+                                       terminated */
 };
 
 /* Defaults: 30 s, 16 MiB, no file://, system CAs, no disk cache. */
@@ -56,6 +63,14 @@ int payload_is_url(const char *s);
 int payload_load(const struct payload_spec *spec, const struct payload_fetch *f,
                  size_t max, uint8_t **out, size_t *len, char *err,
                  size_t errlen);
+
+/*
+ * Whether p has the SHA-256 digest sha256 (64 hex digits). Returns 0, or
+ * -EBADMSG ("payload digest mismatch: expected ... got ..."), -EINVAL for
+ * a malformed digest, -ENOMEM, with one line in err.
+ */
+int payload_check_pin(const char *sha256, const uint8_t *p, size_t len,
+                      char *err, size_t errlen);
 
 /*
  * Read all of path ("-": stdin), refusing more than max bytes. *out is

@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "codec.h"
+#include "fsafe.h"
+
 struct pcache_entry {
     struct pcache_entry *next; /* newer entries first */
     char *url;
@@ -49,23 +52,13 @@ void pcache_hex(const uint8_t digest[PCACHE_DIGEST_LEN],
     hex[PCACHE_HEX_LEN] = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int pcache_parse_digest(const char *hex, uint8_t digest[PCACHE_DIGEST_LEN])
 {
     if (strlen(hex) != PCACHE_HEX_LEN)
         return -EINVAL;
     for (size_t i = 0; i < PCACHE_DIGEST_LEN; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        int hi = codec_hex_digit((unsigned char)hex[2 * i]),
+            lo = codec_hex_digit((unsigned char)hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -EINVAL;
         digest[i] = (uint8_t)(hi << 4 | lo);
@@ -160,60 +153,42 @@ void pcache_mem_clear(void)
     pthread_mutex_unlock(&mem_lock);
 }
 
-static int entry_path(const char *dir, const uint8_t *digest, char *buf,
-                      size_t len)
-{
-    char hex[PCACHE_HEX_LEN + 1];
-
-    pcache_hex(digest, hex);
-    if ((size_t)snprintf(buf, len, "%s/%s", dir, hex) >= len)
-        return -ENAMETOOLONG;
-    return 0;
-}
+#define ENTRY_MODE 0644 /* entries are not secret: the URL served them */
+#define DIR_MODE   0700
 
 int pcache_disk_get(const char *dir, const uint8_t digest[PCACHE_DIGEST_LEN],
                     size_t max, uint8_t **out, size_t *len, char *err,
                     size_t errlen)
 {
-    char path[4096];
+    char hex[PCACHE_HEX_LEN + 1], why[256];
     uint8_t got[PCACHE_DIGEST_LEN];
     uint8_t *buf = NULL;
-    struct stat st;
     size_t n = 0;
-    int fd = -1, rc = 0;
+    int dfd, fd, rc;
 
     *out = NULL;
     *len = 0;
-    if (entry_path(dir, digest, path, sizeof(path))) {
-        snprintf(err, errlen, "cache directory name '%.200s' is too long", dir);
-        return -ENAMETOOLONG;
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 0;
-        rc = -errno;
-        snprintf(err, errlen, "cannot open cache entry %.300s: %s", path,
-                 strerror(errno));
-        return rc;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        (uint64_t)st.st_size > max)
-        goto out; /* not an entry we can use: a miss */
-    n = (size_t)st.st_size;
-    buf = n ? malloc(n) : NULL;
-    if (n && !buf) {
-        snprintf(err, errlen, "%s", "reading the cache: out of memory");
-        rc = -ENOMEM;
+    /* No directory yet, or one we cannot use: a miss (the put says why). */
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return 0;
+    pcache_hex(digest, hex);
+    /* Missing, a symlink, a FIFO or device, unreadable: a miss, fetched
+     * again and replaced by the put. */
+    rc = fsafe_open_beneath(dfd, hex, FSAFE_NO_SYMLINKS, &fd, why, sizeof(why));
+    if (rc) {
+        rc = 0;
         goto out;
     }
-    for (size_t off = 0; off < n;) {
-        ssize_t r = read(fd, buf + off, n - off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            goto out; /* shrank or unreadable: a miss */
-        off += (size_t)r;
+    rc = fsafe_read_max(fd, max, &buf, &n);
+    close(fd);
+    if (rc == -ENOMEM) {
+        snprintf(err, errlen, "%s", "reading the cache: out of memory");
+        goto out;
+    }
+    if (rc) { /* too large for this job, or unreadable: a miss */
+        rc = 0;
+        goto out;
     }
     if (pcache_sha256(buf, n, got)) {
         snprintf(err, errlen, "%s", "cannot compute SHA-256 (OpenSSL)");
@@ -221,7 +196,7 @@ int pcache_disk_get(const char *dir, const uint8_t digest[PCACHE_DIGEST_LEN],
         goto out;
     }
     if (memcmp(got, digest, PCACHE_DIGEST_LEN) != 0) {
-        unlink(path); /* corrupt: fetch again and rewrite */
+        unlinkat(dfd, hex, 0); /* corrupt: fetch again and rewrite */
         goto out;
     }
     *out = buf;
@@ -230,64 +205,34 @@ int pcache_disk_get(const char *dir, const uint8_t digest[PCACHE_DIGEST_LEN],
     rc = 1;
 out:
     free(buf);
-    close(fd);
+    close(dfd);
     return rc;
 }
 
 int pcache_disk_put(const char *dir, const uint8_t digest[PCACHE_DIGEST_LEN],
                     const uint8_t *p, size_t len, char *err, size_t errlen)
 {
-    char path[4096], tmp[4096];
-    int fd = -1, rc = 0;
+    char hex[PCACHE_HEX_LEN + 1], why[256];
+    int dfd, rc;
 
-    if (entry_path(dir, digest, path, sizeof(path)) ||
-        (size_t)snprintf(tmp, sizeof(tmp), "%s/.tmp-XXXXXX", dir) >=
-            sizeof(tmp)) {
-        snprintf(err, errlen, "cache directory name '%.200s' is too long", dir);
-        return -ENAMETOOLONG;
-    }
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    if (mkdir(dir, DIR_MODE) != 0 && errno != EEXIST) {
         rc = -errno;
         snprintf(err, errlen, "cannot create cache directory %.300s: %s", dir,
                  strerror(errno));
         return rc;
     }
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
         rc = -errno;
-        snprintf(err, errlen, "cannot write to cache directory %.300s: %s", dir,
+        snprintf(err, errlen, "cannot open cache directory %.300s: %s", dir,
                  strerror(errno));
         return rc;
     }
-    for (size_t off = 0; off < len;) {
-        ssize_t w = write(fd, p + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            rc = -errno;
-            goto out;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0 || fchmod(fd, 0644) != 0) {
-        rc = -errno;
-        goto out;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        rc = -errno;
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0)
-        rc = -errno;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (rc) {
-        snprintf(err, errlen, "cannot write cache entry %.300s: %s", path,
-                 strerror(-rc));
-        unlink(tmp);
-    }
+    pcache_hex(digest, hex);
+    rc = fsafe_replace(dfd, hex, p, len, ENTRY_MODE, why, sizeof(why));
+    if (rc)
+        snprintf(err, errlen, "cannot write cache entry %.300s/%s: %s", dir,
+                 hex, why);
+    close(dfd);
     return rc;
 }

@@ -4,7 +4,8 @@
  * digest, so that many jobs naming one URL fetch it once) and, optionally,
  * a directory on disk holding one file per payload named by its SHA-256 in
  * hex, verified against that name on every read and written atomically
- * (temporary file, then rename).
+ * (temporary file, then rename); anything else found under that name is a
+ * miss.
  */
 #ifndef RUNNER_PCACHE_H
 #define RUNNER_PCACHE_H
@@ -45,10 +46,13 @@ int pcache_mem_put(const char *url, const uint8_t digest[PCACHE_DIGEST_LEN],
 void pcache_mem_clear(void);
 
 /*
- * Read DIR/<hex digest>, at most max bytes, and check its SHA-256: an entry
- * that is missing, too large or does not match its name is a miss (a
- * corrupt one is removed). Returns 1 (hit, *out malloc'd, NULL when
- * empty), 0 (miss) or -errno with a message in err.
+ * Read DIR/<hex digest>, at most max bytes, and check its SHA-256. The
+ * entry is opened beneath DIR without following a symlink and with
+ * O_NONBLOCK (fsafe.h): an entry that is missing, a symlink, a FIFO or
+ * device, unreadable, too large or does not match its name is a miss (a
+ * corrupt one is removed), fetched again and replaced by the put; so is a
+ * DIR that cannot be opened. Returns 1 (hit, *out malloc'd, NULL when
+ * empty), 0 (miss) or -ENOMEM with a message in err.
  */
 int pcache_disk_get(const char *dir, const uint8_t digest[PCACHE_DIGEST_LEN],
                     size_t max, uint8_t **out, size_t *len, char *err,
@@ -56,8 +60,9 @@ int pcache_disk_get(const char *dir, const uint8_t digest[PCACHE_DIGEST_LEN],
 
 /*
  * Store p as DIR/<hex digest> (DIR is created, mode 0700, when missing),
- * through a temporary file in DIR renamed into place. Returns 0 or -errno
- * with a message in err.
+ * through a new temporary file in DIR renamed over whatever the entry was
+ * (fsafe_replace: a symlink there is replaced, not followed). Returns 0 or
+ * -errno with a message in err.
  */
 int pcache_disk_put(const char *dir, const uint8_t digest[PCACHE_DIGEST_LEN],
                     const uint8_t *p, size_t len, char *err, size_t errlen);

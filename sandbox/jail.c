@@ -8,9 +8,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +33,9 @@
 /* The trap handler re-enters the filter with this call, which no stage
  * allows; the handler is reset by then, so the default action kills. */
 #define JAIL_TRIPWIRE SYS_getpid
+/* x32 system calls: x86-64's arch with this bit in the number (see
+ * <asm/unistd.h>, __X32_SYSCALL_BIT). */
+#define JAIL_X32_SYSCALL_BIT 0x40000000L
 
 struct jail_rule {
     int nr;
@@ -55,7 +60,7 @@ static const struct jail_rule stage1_rules[] = {
     ALLOW_IOCTL(KVM_CREATE_VM, "create the VM on /dev/kvm"),
     ALLOW_IOCTL(KVM_SET_USER_MEMORY_REGION, "give the VM its memory"),
     ALLOW_IOCTL(KVM_CREATE_VCPU, "create the one vCPU"),
-    ALLOW_IOCTL(KVM_SET_CPUID2, "show the guest the host's CPU features"),
+    ALLOW_IOCTL(KVM_SET_CPUID2, "show the guest the ABI's CPUID table"),
     ALLOW_IOCTL(KVM_GET_SREGS, "read the vCPU's reset segment state"),
     ALLOW_IOCTL(KVM_SET_SREGS, "enter long mode: CRs, EFER, GDT, IDT"),
     ALLOW_IOCTL(KVM_SET_XCRS, "enable AVX state in XCR0"),
@@ -78,6 +83,15 @@ static const struct jail_rule stage2_rules[] = {
      * every call to a noreturn function. Reading (ss == NULL) changes nothing. */
     ALLOW_IF(sigaltstack, ARG_EQ(0, 0), "ASan: query the signal stack"),
 #endif
+};
+/* kvm_pvm's ring-3 boot path (pvm.c) only, added to the stages above. */
+static const struct jail_rule pvm_stage1_rules[] = {
+    ALLOW_IOCTL(KVM_SET_MSRS, "a Linux guest's STAR, LSTAR, FMASK"),
+    ALLOW_IOCTL(KVM_SET_FPU, "a Linux guest's FCW and MXCSR"),
+    ALLOW_IF(madvise, ARG_EQ(2, MADV_HUGEPAGE), "huge pages under a big input: kvm_pvm's shadow pages"),
+};
+static const struct jail_rule pvm_stage2_rules[] = {
+    ALLOW_VCPU_IOCTL(KVM_SET_REGS, "resume after a fault: step in ring 0, back to ring 3"),
 };
 /* The emulator: one stage, installed before the child touches the job.
  * The engine, its executable JIT buffer and the guest memory come from the
@@ -119,8 +133,17 @@ static int add_rules(scmp_filter_ctx ctx, const struct jail_rule *rules,
  * Filters stack: once stage 2 is added, a call must pass both. So stage 1
  * allows its own calls and stage 2's; stage 2 allows only its own.
  */
-static int build_one(const struct jail_rule *own, size_t nown,
-                     const struct jail_rule *later, size_t nlater,
+/* A table of rules, for build_one. */
+struct jail_table {
+    const struct jail_rule *rules;
+    size_t n;
+};
+#define TABLE(r)                                                               \
+    {                                                                          \
+        (r), NRULES(r)                                                         \
+    }
+
+static int build_one(const struct jail_table *tables, size_t ntables,
                      struct sbx_filter *out, char *err, size_t errlen)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
@@ -132,9 +155,15 @@ static int build_one(const struct jail_rule *own, size_t nown,
         snprintf(err, errlen, "seccomp_init: out of memory");
         return -ENOMEM;
     }
-    rc = add_rules(ctx, own, nown, err, errlen);
-    if (rc == 0 && nlater)
-        rc = add_rules(ctx, later, nlater, err, errlen);
+    /* A call of another ABI (i386's int 0x80, x32) traps like any other
+     * forbidden call, so it is reported by name, not killed unexplained. */
+    rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP);
+    if (rc < 0) {
+        snprintf(err, errlen, "seccomp bad-arch action: %s", strerror(-rc));
+        goto out;
+    }
+    for (size_t t = 0; rc == 0 && t < ntables; t++)
+        rc = add_rules(ctx, tables[t].rules, tables[t].n, err, errlen);
     if (rc < 0)
         goto out;
     fd = memfd_create("tincan-bpf", MFD_CLOEXEC);
@@ -172,14 +201,20 @@ out:
 }
 
 int jail_build_filters(struct sbx_filter *stage1, struct sbx_filter *stage2,
-                       char *err, size_t errlen)
+                       int pvm, char *err, size_t errlen)
 {
-    int rc = build_one(stage1_rules, NRULES(stage1_rules), stage2_rules,
-                       NRULES(stage2_rules), stage1, err, errlen);
+    /* Filters stack: stage 1 allows what stage 2 does too. */
+    const struct jail_table s1[] = {TABLE(stage1_rules), TABLE(stage2_rules),
+                                    TABLE(pvm_stage1_rules),
+                                    TABLE(pvm_stage2_rules)};
+    const struct jail_table s2[] = {TABLE(stage2_rules),
+                                    TABLE(pvm_stage2_rules)};
+    size_t n1 = pvm ? 4 : 2, n2 = pvm ? 2 : 1;
+    int rc = build_one(s1, n1, stage1, err, errlen);
+
     if (rc)
         return rc;
-    rc = build_one(stage2_rules, NRULES(stage2_rules), NULL, 0, stage2, err,
-                   errlen);
+    rc = build_one(s2, n2, stage2, err, errlen);
     if (rc)
         jail_free_filter(stage1);
     return rc;
@@ -187,7 +222,9 @@ int jail_build_filters(struct sbx_filter *stage1, struct sbx_filter *stage2,
 
 int jail_build_emu_filter(struct sbx_filter *f, char *err, size_t errlen)
 {
-    return build_one(emu_rules, NRULES(emu_rules), NULL, 0, f, err, errlen);
+    const struct jail_table t[] = {TABLE(emu_rules)};
+
+    return build_one(t, 1, f, err, errlen);
 }
 
 void jail_free_filter(struct sbx_filter *f)
@@ -204,16 +241,30 @@ int jail_lock(const struct sbx_filter *f)
     return 0;
 }
 
-const char *jail_syscall_name(long nr, char *buf, size_t len)
+const char *jail_syscall_name(long nr, uint32_t arch, char *buf, size_t len)
 {
-    char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, (int)nr);
+    const char *abi = "";
+    uint32_t token = SCMP_ARCH_X86_64;
+    char *name;
 
-    snprintf(buf, len, "%s", name ? name : "unknown");
+    if (arch == AUDIT_ARCH_I386) {
+        abi = "i386 ";
+        token = SCMP_ARCH_X86;
+    } else if (nr & JAIL_X32_SYSCALL_BIT) {
+        abi = "x32 ";
+        token = SCMP_ARCH_X32;
+    } else if (arch != 0 && arch != AUDIT_ARCH_X86_64) {
+        snprintf(buf, len, "of unknown arch 0x%x", arch);
+        return buf;
+    }
+    name = seccomp_syscall_resolve_num_arch(token, (int)nr);
+    snprintf(buf, len, "%s%s", abi, name ? name : "unknown");
     free(name);
     return buf;
 }
 
 volatile int jail_deadline_hit;
+volatile int jail_probe_hit;
 volatile uint8_t *volatile jail_immediate_exit;
 static struct sbx_report *volatile trap_report;
 
@@ -221,6 +272,14 @@ static void on_deadline(int sig)
 {
     (void)sig;
     jail_deadline_hit = 1;
+    if (jail_immediate_exit)
+        *jail_immediate_exit = 1;
+}
+
+static void on_probe(int sig)
+{
+    (void)sig;
+    jail_probe_hit = 1;
     if (jail_immediate_exit)
         *jail_immediate_exit = 1;
 }
@@ -258,8 +317,10 @@ static int emulator_abort(const siginfo_t *si, const ucontext_t *ctx,
 static void on_trap(int sig, siginfo_t *si, void *uc)
 {
     (void)sig;
-    if (trap_report && !emulator_abort(si, uc, trap_report))
+    if (trap_report && !emulator_abort(si, uc, trap_report)) {
+        trap_report->violation_arch = si->si_arch;
         trap_report->violation_syscall = si->si_syscall;
+    }
     syscall(JAIL_TRIPWIRE);
     _exit(128 + SIGSYS); /* not reached: the tripwire kills */
 }
@@ -289,21 +350,36 @@ static int set_limit(int res, uint64_t v)
     return setrlimit(res, &rl);
 }
 
-/* Bytes of address space mapped now (VmSize); 0 if /proc cannot say. The
- * first number, parsed by hand: sscanf would fault in locale data. */
-static uint64_t mapped_now(void)
+/* The first number of statm (VmSize in pages), parsed by hand: sscanf
+ * would fault in locale data. */
+uint64_t jail_mapped_bytes(int statm_fd)
 {
     char buf[64] = {0};
     uint64_t pages = 0;
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    int fd = statm_fd >= 0 ? statm_fd
+                           : open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 
     if (fd < 0)
         return 0;
-    if (read(fd, buf, sizeof(buf) - 1) > 0)
+    if (pread(fd, buf, sizeof(buf) - 1, 0) > 0)
         for (const char *p = buf; *p >= '0' && *p <= '9'; p++)
             pages = pages * 10 + (uint64_t)(*p - '0');
-    close(fd);
+    if (fd != statm_fd)
+        close(fd);
     return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* The zygote (or the process that forked the child) is still there: the
+ * child starts a job only for a runner that can collect it. */
+static int parent_alive(const struct sbx_start *st)
+{
+    struct pollfd p = {.fd = st->life_fd, .events = POLLIN};
+
+    if (st->life_fd < 0)
+        return getppid() == st->parent;
+    /* Every write end is the zygote's (children close theirs first): a
+     * hang-up means it is gone. */
+    return poll(&p, 1, 0) == 0;
 }
 
 /*
@@ -313,7 +389,7 @@ static uint64_t mapped_now(void)
  * caps), ambient only when inheritable is not empty (ambient is a subset),
  * capset only when a set is not empty. Raw syscalls: nothing allocates.
  */
-static int drop_caps(char *err, size_t errlen)
+static int drop_caps(int bset_clear, char *err, size_t errlen)
 {
     struct __user_cap_header_struct hdr = {.version =
                                                _LINUX_CAPABILITY_VERSION_3};
@@ -327,7 +403,8 @@ static int drop_caps(char *err, size_t errlen)
         any |= data[i].effective | data[i].permitted | data[i].inheritable;
         inheritable |= data[i].inheritable;
     }
-    if (data[CAP_TO_INDEX(CAP_SETPCAP)].effective & CAP_TO_MASK(CAP_SETPCAP)) {
+    if (!bset_clear &&
+        data[CAP_TO_INDEX(CAP_SETPCAP)].effective & CAP_TO_MASK(CAP_SETPCAP)) {
         cap_value_t max = cap_max_bits();
         for (cap_value_t c = 0; c < max; c++)
             if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL &&
@@ -347,23 +424,24 @@ static int drop_caps(char *err, size_t errlen)
     return 0;
 }
 
-int jail_enter(struct sbx_report *rep, int parent, int keep_fd, int cgroup_fd,
-               uint64_t mem_size, uint64_t as_extra, uint64_t timeout_ms,
-               char *err, size_t errlen)
+int jail_enter(struct sbx_report *rep, const struct sbx_start *st,
+               const struct jail_limits *lim, char *err, size_t errlen)
 {
+    int keep_fd = lim->keep_fd;
     struct sigaction sa;
+    sigset_t none;
 
     trap_report = rep;
     rep->violation_syscall = -1;
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
         return fail(err, errlen, "PR_SET_PDEATHSIG");
     /* The parent may have died before the line above took effect. */
-    if (getppid() != parent)
+    if (!parent_alive(st))
         _exit(1);
     if (setsid() < 0)
         return fail(err, errlen, "setsid");
     /* Before the VM exists, so that its kernel memory is charged here. */
-    if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) != 1)
+    if (st->cgroup_fd >= 0 && write(st->cgroup_fd, "0", 1) != 1)
         return fail(err, errlen, "joining the job's cgroup");
 
     memset(&sa, 0, sizeof(sa));
@@ -376,6 +454,14 @@ int jail_enter(struct sbx_report *rep, int parent, int keep_fd, int cgroup_fd,
     sa.sa_flags = SA_RESTART;
     if (sigaction(SIGALRM, &sa, NULL) != 0)
         return fail(err, errlen, "sigaction(SIGALRM)");
+    sa.sa_handler = on_probe;
+    if (lim->kvm && sigaction(SIGPROF, &sa, NULL) != 0)
+        return fail(err, errlen, "sigaction(SIGPROF)");
+    /* A blocked SIGALRM would never end the job at its deadline, a blocked
+     * SIGSYS would turn a trap into an unexplained kill. */
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) != 0)
+        return fail(err, errlen, "sigprocmask");
 
     /* Keep only keep_fd (/dev/kvm); stdio goes too. */
     if (keep_fd > 0 && close_range(0, (unsigned)keep_fd - 1, 0) != 0)
@@ -383,32 +469,41 @@ int jail_enter(struct sbx_report *rep, int parent, int keep_fd, int cgroup_fd,
     if (close_range((unsigned)keep_fd + 1, ~0U, 0) != 0)
         return fail(err, errlen, "close_range");
 
-    uint64_t mapped = mapped_now();
+    uint64_t mapped = st->mapped ? st->mapped : jail_mapped_bytes(-1);
     if (mapped == 0) {
         errno = errno ? errno : EIO;
         return fail(err, errlen, "reading /proc/self/statm for RLIMIT_AS");
     }
-    int rc = drop_caps(err, errlen);
+    int rc = drop_caps(st->bset_clear, err, errlen);
     if (rc)
         return rc;
-    uint64_t as = mapped + mem_size + as_extra + JAIL_AS_SLACK;
-    uint64_t cpu_s = timeout_ms / 1000 + 2;
+    uint64_t as = mapped + lim->mem_size + lim->as_extra + JAIL_AS_SLACK;
+    uint64_t cpu_s = lim->timeout_ms / 1000 + 2;
     if (set_limit(RLIMIT_CORE, 0) || set_limit(RLIMIT_FSIZE, 0) ||
         set_limit(RLIMIT_NOFILE, SBX_VCPU_FD + 1) ||
-        set_limit(RLIMIT_NPROC, 0) || set_limit(RLIMIT_MEMLOCK, 0) ||
-        set_limit(RLIMIT_MSGQUEUE, 0) || set_limit(RLIMIT_CPU, cpu_s) ||
-        set_limit(RLIMIT_AS, as))
+        (!lim->kvm && set_limit(RLIMIT_NPROC, 0)) ||
+        set_limit(RLIMIT_MEMLOCK, 0) || set_limit(RLIMIT_MSGQUEUE, 0) ||
+        set_limit(RLIMIT_CPU, cpu_s) || set_limit(RLIMIT_AS, as))
         return fail(err, errlen, "setrlimit");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return fail(err, errlen, "PR_SET_NO_NEW_PRIVS");
 
     struct itimerval it = {
-        .it_value = {.tv_sec = (time_t)(timeout_ms / 1000),
-                     .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000},
+        .it_value = {.tv_sec = (time_t)(lim->timeout_ms / 1000),
+                     .tv_usec = (suseconds_t)(lim->timeout_ms % 1000) * 1000},
     };
-    if (timeout_ms == 0)
+    if (lim->timeout_ms == 0)
         it.it_value.tv_usec = 1;
     if (setitimer(ITIMER_REAL, &it, NULL) != 0)
         return fail(err, errlen, "setitimer");
+    if (lim->kvm) {
+        const struct timeval every = {
+            .tv_sec = JAIL_PROBE_CPU_MS / 1000,
+            .tv_usec = (suseconds_t)(JAIL_PROBE_CPU_MS % 1000) * 1000};
+        const struct itimerval probe = {.it_interval = every,
+                                        .it_value = every};
+        if (setitimer(ITIMER_PROF, &probe, NULL) != 0)
+            return fail(err, errlen, "setitimer(ITIMER_PROF)");
+    }
     return 0;
 }

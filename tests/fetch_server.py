@@ -14,6 +14,7 @@
 #   /status/N           an empty response with status N
 #   /redirect/N         N redirects, then /hello
 #   /redirect-file      a redirect to file:///etc/passwd
+#   /redirect-to/URL    a redirect to URL (the rest of the path, as is)
 #   /slow               sleeps 60 s before answering
 #   /endless            200 without Content-Length, bytes until the client
 #                       goes away; /endless-stats says "SENT DONE"
@@ -76,6 +77,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_response(302)
             self.send_header("Location",
                              "/redirect/%d" % (n - 1) if n > 1 else "/hello")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif p.startswith("/redirect-to/"):
+            self.send_response(302)
+            self.send_header("Location", p[len("/redirect-to/"):])
             self.send_header("Content-Length", "0")
             self.end_headers()
         elif p == "/redirect-file":

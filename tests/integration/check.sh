@@ -255,6 +255,124 @@ else
     ok $t
 fi
 
+# --- case files planted to leak, hang or exhaust (issue 11, findings 4-5) ---
+# Symlinks out of the suite, FIFOs, a device and huge sparse files: each is
+# an ERROR naming the file, nothing behind a link is read or written, the
+# run does not hang (timeout bounds it) and reads no gigabyte into memory.
+H=$T/hostile
+mkdir "$H"
+printf 'TOP SECRET\n' >"$T/secret"
+chmod 600 "$T/secret"
+cp "$G/hello_once.bin" "$H/fine.bin"
+printf 'Hello, World!\n' >"$H/fine.out"
+cp "$G/hello_once.bin" "$H/link_out.bin"
+ln -s ../secret "$H/link_out.out"
+cp "$G/echo.bin" "$H/link_in.bin"
+ln -s "$T/secret" "$H/link_in.in"
+: >"$H/link_in.out"
+ln -s "$PWD/$G/hello_once.bin" "$H/link_code.bin"
+: >"$H/link_code.out"
+cp "$G/exit42.bin" "$H/link_json.bin"
+ln -s ../secret "$H/link_json.json"
+: >"$H/link_json.out"
+cp "$G/echo.bin" "$H/fifo_in.bin"
+mkfifo "$H/fifo_in.in"
+: >"$H/fifo_in.out"
+cp "$G/hello_once.bin" "$H/fifo_out.bin"
+mkfifo "$H/fifo_out.out"
+cp "$G/echo.bin" "$H/dev_zero.bin"
+mknod "$H/dev_zero.in" c 1 5 2>"$T/mknod.err" # /dev/zero's numbers
+: >"$H/dev_zero.out"
+cp "$G/echo.bin" "$H/huge_in.bin"
+truncate -s 1G "$H/huge_in.in"
+: >"$H/huge_in.out"
+cp "$G/hello_once.bin" "$H/huge_out.bin"
+truncate -s 2G "$H/huge_out.out"
+nofollow="it is a symbolic link (or its path has one), which is not followed here"
+{
+    echo "ERROR   dev_zero: cannot open $H/dev_zero.in: it is a character device, not a regular file"
+    echo "ERROR   fifo_in: cannot open $H/fifo_in.in: it is a FIFO, not a regular file"
+    echo "ERROR   fifo_out: cannot open $H/fifo_out.out: it is a FIFO, not a regular file"
+    echo "ok      fine"
+    echo "ERROR   huge_in: $H/huge_in.in is larger than the 16777216 bytes of guest memory the job has (\"mem\")"
+    echo "ERROR   huge_out: $H/huge_out.out is larger than the case's max_output (1048576 bytes)"
+    echo "ERROR   link_code: cannot open $H/link_code.bin: $nofollow"
+    echo "ERROR   link_in: cannot open $H/link_in.in: $nofollow"
+    echo "ERROR   link_json: cannot open $H/link_json.json: $nofollow"
+    echo "ERROR   link_out: cannot open $H/link_out.out: $nofollow"
+    echo "10 cases: 1 passed, 0 failed, 9 errored"
+} >"$T/want_hostile"
+
+# peak_kib ARGS...: runs ARGS (stdout in $T/out, stderr in $T/err) and
+# prints its exit status and its peak RSS in KiB (ru_maxrss).
+peak_kib() {
+    python3 -c 'import resource, subprocess, sys
+rc = subprocess.run(sys.argv[3:], stdout=open(sys.argv[1], "w"),
+                    stderr=open(sys.argv[2], "w")).returncode
+print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' \
+        "$T/out" "$T/err" "$@"
+}
+
+t=planted_links_fifos_devices_and_huge_files_are_errors_naming_the_file
+if [ -s "$T/mknod.err" ]; then
+    bad $t "setup: mknod (needs root): $(cat "$T/mknod.err")"
+else
+    # (No process substitution: the lane has no /dev/fd.)
+    got=$(peak_kib timeout 120 "$TINCAN" check -j $JOBS --backend "$BACKEND" "$H")
+    rc=${got% *}
+    kib=${got#* }
+    if [ "$rc" -ne 1 ]; then
+        bad $t "exit $rc, want 1 (124 is a hang); stderr: $(cat "$T/err")"
+    elif grep -q "TOP SECRET" "$T/out"; then
+        bad $t "the secret behind a symlink was printed: $(cat "$T/out")"
+    elif [ "$kib" -gt $((256 * 1024)) ]; then
+        bad $t "check's peak RSS was $kib KiB: a huge file was read"
+    else
+        same $t "$T/want_hostile"
+    fi
+fi
+
+t=update_never_writes_through_a_planted_symlink
+before=$(ls -A "$H" | sort)
+check --update --backend "$BACKEND" "$H"
+if [ $rc -ne 1 ]; then
+    bad $t "exit $rc, want 1; stderr: $(cat "$T/err")"
+elif [ "$(cat "$T/secret")" != "TOP SECRET" ] ||
+    [ "$(stat -c %a "$T/secret")" != 600 ]; then
+    bad $t "the secret was changed: $(stat -c %a "$T/secret") $(head -c 100 "$T/secret")"
+elif [ ! -L "$H/link_out.out" ] || [ ! -L "$H/link_in.in" ]; then
+    bad $t "a planted symlink was replaced or removed"
+elif [ "$(ls -A "$H" | sort)" != "$before" ]; then
+    bad $t "files changed in the suite: $(ls -A "$H")"
+else
+    ok $t
+fi
+rm -f "$H/fifo_in.in" "$H/fifo_out.out" "$H/huge_in.in" "$H/huge_out.out" \
+    "$H/dev_zero.in"
+
+t=update_keeps_a_files_mode_and_a_new_out_is_no_wider_than_its_input
+M=$T/modes
+mkdir "$M"
+cp "$G/echo.bin" "$M/priv.bin"
+printf 'private\n' >"$M/priv.in"
+chmod 600 "$M/priv.in"
+cp "$G/hello_once.bin" "$M/keep.bin"
+printf 'stale\n' >"$M/keep.out"
+chmod 640 "$M/keep.out"
+(umask 022 && "$TINCAN" check --update --backend "$BACKEND" "$M" >"$T/out" 2>"$T/err")
+rc=$?
+if [ $rc -ne 0 ]; then
+    bad $t "exit $rc, want 0; stdout: $(cat "$T/out") stderr: $(cat "$T/err")"
+elif ! cmp -s "$M/priv.out" "$M/priv.in" || [ "$(cat "$M/keep.out")" != "Hello, World!" ]; then
+    bad $t "NAME.out is not the output: $(od -c "$M/priv.out" "$M/keep.out" | head -4)"
+elif [ "$(stat -c %a "$M/priv.out")" != 600 ] || [ "$(stat -c %a "$M/keep.out")" != 640 ]; then
+    bad $t "modes: priv.out $(stat -c %a "$M/priv.out") (want 600), keep.out $(stat -c %a "$M/keep.out") (want 640)"
+elif ls -A "$M" | grep -q '^\.'; then
+    bad $t "a temporary file was left: $(ls -A "$M")"
+else
+    ok $t
+fi
+
 # --- suites tincan refuses: one line on stderr, exit 125 -------------------
 refused() { # refused NAME WANT-STDERR ARGS...
     local name=$1 want=$2

@@ -26,13 +26,26 @@
 #include "../sandbox/jail.h"
 
 static struct sbx_filter stage1, stage2, emu;
+static const struct jail_limits test_limits = {
+    .keep_fd = -1, .mem_size = 1 << 20, .timeout_ms = 5000};
+
+/* How the children here start: forked by the process that waits for
+ * them (no zygote, no life pipe). */
+static const struct sbx_start *child_start(void)
+{
+    static struct sbx_start st = {.cgroup_fd = -1, .life_fd = -1};
+
+    st.parent = (int)getppid();
+    return &st;
+}
 
 static int setup(void **state)
 {
     char err[256];
 
     (void)state;
-    assert_int_equal(jail_build_filters(&stage1, &stage2, err, sizeof(err)), 0);
+    assert_int_equal(jail_build_filters(&stage1, &stage2, 0, err, sizeof(err)),
+                     0);
     assert_int_equal(jail_build_emu_filter(&emu, err, sizeof(err)), 0);
     return 0;
 }
@@ -70,8 +83,7 @@ static void locked_child(void *arg, struct sbx_report *rep)
     enum action a = (enum action)(intptr_t)arg;
     char err[256];
 
-    if (jail_enter(rep, (int)getppid(), -1, -1, 1 << 20, 0, 5000, err,
-                   sizeof(err)) != 0 ||
+    if (jail_enter(rep, child_start(), &test_limits, err, sizeof(err)) != 0 ||
         jail_lock(&stage1) != 0)
         _exit(2);
     if (a == DO_STAGE1_OPEN) {
@@ -120,8 +132,7 @@ static void emu_child(void *arg, struct sbx_report *rep)
     enum emu_action a = (enum emu_action)(intptr_t)arg;
     char err[256];
 
-    if (jail_enter(rep, (int)getppid(), -1, -1, 1 << 20, 0, 5000, err,
-                   sizeof(err)) != 0 ||
+    if (jail_enter(rep, child_start(), &test_limits, err, sizeof(err)) != 0 ||
         jail_lock(&emu) != 0)
         _exit(2);
     switch (a) {
@@ -165,11 +176,11 @@ static void expect_violation_in(job_child_fn fn, int a, long nr,
     char needle[64];
 
     run_child(fn, (void *)(intptr_t)a, 5000, &o);
-    assert_int_equal(o.rep->status, SBX_SANDBOX_VIOLATION);
+    assert_int_equal(o.head.status, SBX_SANDBOX_VIOLATION);
     assert_int_equal(o.signal, SIGSYS);
-    assert_int_equal(o.rep->violation_syscall, nr);
+    assert_int_equal(o.head.violation_syscall, nr);
     snprintf(needle, sizeof(needle), "syscall %ld (%s)", nr, name);
-    assert_non_null(strstr(o.rep->message, needle));
+    assert_non_null(strstr(o.head.message, needle));
     job_outcome_release(&o);
 }
 
@@ -198,8 +209,8 @@ static void test_emu_filter_allows_brk_and_plain_mmap(void **state)
 
     (void)state;
     run_child(emu_child, (void *)(intptr_t)EMU_MALLOC, 5000, &o);
-    assert_int_equal(o.rep->status, SBX_OK);
-    assert_string_equal(o.rep->message, "allocation allowed");
+    assert_int_equal(o.head.status, SBX_OK);
+    assert_string_equal(o.head.message, "allocation allowed");
     job_outcome_release(&o);
 }
 
@@ -228,8 +239,8 @@ static void test_stage2_allows_kvm_run_only_on_the_vcpu_fd(void **state)
 
     (void)state;
     run_child(locked_child, (void *)(intptr_t)DO_KVM_RUN, 5000, &o);
-    assert_int_equal(o.rep->status, SBX_OK);
-    assert_string_equal(o.rep->message, "KVM_RUN allowed");
+    assert_int_equal(o.head.status, SBX_OK);
+    assert_string_equal(o.head.message, "KVM_RUN allowed");
     job_outcome_release(&o);
     expect_violation(DO_OTHER_FD, SYS_ioctl, "ioctl");
     expect_violation(DO_SET_REGS, SYS_ioctl, "ioctl");
@@ -243,8 +254,7 @@ static void report_child(void *arg, struct sbx_report *rep)
     int n = 0;
 
     (void)arg;
-    if (jail_enter(rep, (int)getppid(), -1, -1, 1 << 20, 0, 5000, err,
-                   sizeof(err)) != 0)
+    if (jail_enter(rep, child_start(), &test_limits, err, sizeof(err)) != 0)
         _exit(2);
     int fd = open("/proc/self/status", O_RDONLY);
     ssize_t len = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
@@ -288,9 +298,9 @@ static void test_child_has_no_caps_no_new_privs_and_tight_rlimits(void **state)
 
     (void)state;
     run_child(report_child, NULL, 5000, &o);
-    assert_int_equal(o.rep->status, SBX_OK);
-    assert_int_equal(o.rep->out_len, strlen(want));
-    assert_memory_equal(o.rep->out, want, o.rep->out_len);
+    assert_int_equal(o.head.status, SBX_OK);
+    assert_int_equal(o.head.out_len, strlen(want));
+    assert_memory_equal(o.out, want, o.head.out_len);
     job_outcome_release(&o);
 }
 
@@ -302,8 +312,7 @@ static void cpu_limit_child(void *arg, struct sbx_report *rep)
     struct rlimit cpu;
 
     (void)arg;
-    if (jail_enter(rep, (int)getppid(), -1, -1, 1 << 20, 0, 5000, err,
-                   sizeof(err)) != 0 ||
+    if (jail_enter(rep, child_start(), &test_limits, err, sizeof(err)) != 0 ||
         getrlimit(RLIMIT_CPU, &cpu) != 0)
         _exit(2);
     if (cpu.rlim_max == 1)
@@ -328,7 +337,7 @@ static void test_rlimits_never_rise_above_the_runners_hard_limits(void **state)
         if (setrlimit(RLIMIT_CPU, &one) != 0 ||
             job_run(cpu_limit_child, NULL, &lim, &o, err, sizeof(err)) != 0)
             _exit(4);
-        _exit(o.rep->status == SBX_OK ? 0 : 5);
+        _exit(o.head.status == SBX_OK ? 0 : 5);
     }
     assert_int_equal(waitpid(pid, &wstatus, 0), pid);
     assert_true(WIFEXITED(wstatus));
@@ -351,11 +360,11 @@ static void test_backstop_kills_at_deadline_and_keeps_output(void **state)
 
     (void)state;
     run_child(stubborn_child, NULL, 50, &o);
-    assert_int_equal(o.rep->status, SBX_TIMEOUT);
+    assert_int_equal(o.head.status, SBX_TIMEOUT);
     assert_int_equal(o.killed, 1);
     assert_int_equal(o.signal, SIGKILL);
-    assert_int_equal(o.rep->out_len, 7);
-    assert_memory_equal(o.rep->out, "partial", 7);
+    assert_int_equal(o.head.out_len, 7);
+    assert_memory_equal(o.out, "partial", 7);
     /* deadline 50 ms + JOB_KILL_SLACK_MS, plus a margin for the reap */
     assert_in_range(o.wall_us, 50000 + JOB_KILL_SLACK_MS * 1000,
                     50000 + JOB_KILL_SLACK_MS * 1000 + 200000);
@@ -384,13 +393,13 @@ static void test_child_dying_without_a_report_is_internal_error(void **state)
 
     (void)state;
     run_child(silent_exit_child, NULL, 5000, &o);
-    assert_int_equal(o.rep->status, SBX_INTERNAL_ERROR);
-    assert_string_equal(o.rep->message, "the sandbox child exited with "
+    assert_int_equal(o.head.status, SBX_INTERNAL_ERROR);
+    assert_string_equal(o.head.message, "the sandbox child exited with "
                                         "status 3 without a result");
     job_outcome_release(&o);
     run_child(crash_child, NULL, 5000, &o);
-    assert_int_equal(o.rep->status, SBX_INTERNAL_ERROR);
-    assert_non_null(strstr(o.rep->message, "killed by signal 11"));
+    assert_int_equal(o.head.status, SBX_INTERNAL_ERROR);
+    assert_non_null(strstr(o.head.message, "killed by signal 11"));
     job_outcome_release(&o);
 }
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -53,6 +54,8 @@ static int server_start(struct server *s, const char *tls)
     if (s->pid < 0)
         return -1;
     if (s->pid == 0) {
+        /* If this test dies (an alarm on a hang), the server goes too. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
         close(fds[1]);
@@ -248,6 +251,84 @@ static void test_five_redirects_are_followed_and_six_refused(void **state)
     assert_int_equal(load(u, NULL, NULL, &out, &len, err, sizeof(err)), -ELOOP);
     snprintf(want, sizeof(want), "fetching %s: more than 5 redirects", u);
     assert_string_equal(err, want);
+}
+
+static void
+test_https_redirect_to_http_is_refused_before_any_cleartext(void **state)
+{
+    char u[256], to[128], want[512], err[512] = "";
+    struct payload_fetch f;
+    uint8_t *out = NULL;
+    size_t len = 0;
+
+    (void)state;
+    payload_fetch_init(&f);
+    f.cacert = cacert;
+    url(to, sizeof(to), &http_srv, "/count/downgrade");
+    snprintf(u, sizeof(u), "https://127.0.0.1:%d/redirect-to/%s", tls_srv.port,
+             to);
+    assert_int_equal(load(u, NULL, &f, &out, &len, err, sizeof(err)), -EPERM);
+    snprintf(want, sizeof(want),
+             "fetching %s: refused a redirect from https to http ('%s'); a "
+             "fetch on https stays on https",
+             u, to);
+    assert_string_equal(err, want);
+    assert_null(out);
+    assert_int_equal(requests_of("/count/downgrade"), 0);
+    /* https to https is followed, and so is http up to https. */
+    url(u, sizeof(u), &tls_srv, "/redirect/2");
+    assert_int_equal(load(u, NULL, &f, &out, &len, err, sizeof(err)), 0);
+    assert_int_equal(len, strlen(HELLO));
+    free(out);
+    url(to, sizeof(to), &tls_srv, "/count/upgrade");
+    snprintf(u, sizeof(u), "http://127.0.0.1:%d/redirect-to/%s", http_srv.port,
+             to);
+    assert_int_equal(load(u, NULL, &f, &out, &len, err, sizeof(err)), 0);
+    assert_int_equal(len, strlen("counted upgrade\n"));
+    assert_memory_equal(out, "counted upgrade\n", len);
+    free(out);
+}
+
+static void test_allowed_hosts_bind_the_url_and_every_redirect(void **state)
+{
+    static const char *const hosts[] = {"127.0.0.1", NULL};
+    char u[256], to[128], want[512], err[512] = "";
+    struct payload_fetch f;
+    uint8_t *out = NULL;
+    size_t len = 0;
+
+    (void)state;
+    payload_fetch_init(&f);
+    f.allow_hosts = hosts;
+    url(u, sizeof(u), &http_srv, "/redirect/1");
+    assert_int_equal(load(u, NULL, &f, &out, &len, err, sizeof(err)), 0);
+    assert_int_equal(len, strlen(HELLO));
+    free(out);
+    out = NULL;
+    /* A redirect to another name for the same server is refused. */
+    snprintf(to, sizeof(to), "http://localhost:%d/count/elsewhere",
+             http_srv.port);
+    snprintf(u, sizeof(u), "http://127.0.0.1:%d/redirect-to/%s", http_srv.port,
+             to);
+    assert_int_equal(load(u, NULL, &f, &out, &len, err, sizeof(err)), -EPERM);
+    snprintf(want, sizeof(want),
+             "fetching %s: refused a redirect to host 'localhost' ('%s'), "
+             "which is not an allowed host",
+             u, to);
+    assert_string_equal(err, want);
+    assert_int_equal(requests_of("/count/elsewhere"), 0);
+    /* So is naming it first; the host is compared case-insensitively. */
+    assert_int_equal(load(to, NULL, &f, &out, &len, err, sizeof(err)), -EPERM);
+    snprintf(want, sizeof(want),
+             "the host 'localhost' of '%s' is not an allowed host; allow it "
+             "with --allow-urls=HOST,...",
+             to);
+    assert_string_equal(err, want);
+    assert_int_equal(requests_of("/count/elsewhere"), 0);
+    snprintf(u, sizeof(u), "http://LOCALHOST.:%d/count/elsewhere",
+             http_srv.port);
+    assert_int_equal(load(u, NULL, &f, &out, &len, err, sizeof(err)), -EPERM);
+    assert_null(out);
 }
 
 static void test_slow_server_hits_the_fetch_timeout(void **state)
@@ -455,6 +536,80 @@ static void test_pinned_fetch_is_served_from_the_cache_dir(void **state)
     assert_memory_equal(disk, "counted disk\n", 13);
 }
 
+/* The cache entry at path holds exactly want (a regular file, not a link). */
+static void assert_entry_is(const char *path, const char *want)
+{
+    char disk[64] = "";
+    struct stat st;
+    FILE *fp;
+
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    fp = fopen(path, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fread(disk, 1, sizeof(disk), fp), strlen(want));
+    fclose(fp);
+    assert_memory_equal(disk, want, strlen(want));
+}
+
+static void
+test_fifo_or_symlinked_cache_entry_is_a_miss_and_replaced(void **state)
+{
+    static const char body[] = "counted odd\n";
+    char u[128], hex[PCACHE_HEX_LEN + 1], path[512], decoy[512], err[512] = "";
+    uint8_t d[PCACHE_DIGEST_LEN];
+    struct tc_fetch_options fo;
+    struct tc_source src = {.kind = TC_SOURCE_URL, .text = u, .sha256 = hex};
+    void *out = NULL;
+    size_t len = 0;
+    FILE *fp;
+
+    (void)state;
+    tc_fetch_options_init(&fo);
+    fo.cache_dir = cachedir;
+    fo.timeout_ms = 5000;
+    assert_int_equal(mkdir(cachedir, 0700) == 0 || errno == EEXIST, 1);
+    assert_int_equal(pcache_sha256((const uint8_t *)body, strlen(body), d), 0);
+    pcache_hex(d, hex);
+    url(u, sizeof(u), &http_srv, "/count/odd");
+    snprintf(path, sizeof(path), "%s/%s", cachedir, hex);
+
+    /* A FIFO: opening it for reading would wait for a writer forever. */
+    assert_int_equal(mkfifo(path, 0644), 0);
+    tc_fetch_cache_clear();
+    alarm(20); /* a hang fails the test instead of stalling the suite */
+    assert_int_equal(tc_load(&src, &fo, &out, &len, err, sizeof(err)), 0);
+    alarm(0);
+    assert_int_equal(len, strlen(body));
+    assert_memory_equal(out, body, len);
+    free(out);
+    assert_int_equal(requests_of("/count/odd"), 1);
+    assert_entry_is(path, body);
+
+    /* A symlink to a file with the right bytes: still a miss, replaced by
+     * a regular entry; the file it pointed to is left alone. */
+    snprintf(decoy, sizeof(decoy), "%s/decoy", tmpdir);
+    fp = fopen(decoy, "wb");
+    assert_non_null(fp);
+    fputs(body, fp);
+    fclose(fp);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink(decoy, path), 0);
+    tc_fetch_cache_clear();
+    assert_int_equal(tc_load(&src, &fo, &out, &len, err, sizeof(err)), 0);
+    assert_memory_equal(out, body, strlen(body));
+    free(out);
+    assert_int_equal(requests_of("/count/odd"), 2);
+    assert_entry_is(path, body);
+    assert_entry_is(decoy, body);
+
+    /* And the regular entry now serves without a request. */
+    tc_fetch_cache_clear();
+    assert_int_equal(tc_load(&src, &fo, &out, &len, err, sizeof(err)), 0);
+    free(out);
+    assert_int_equal(requests_of("/count/odd"), 2);
+}
+
 static void test_bad_url_syntax_is_refused(void **state)
 {
     char err[512] = "";
@@ -562,12 +717,17 @@ int main(void)
         cmocka_unit_test(
             test_redirect_to_file_url_is_refused_even_when_allowed),
         cmocka_unit_test(test_five_redirects_are_followed_and_six_refused),
+        cmocka_unit_test(
+            test_https_redirect_to_http_is_refused_before_any_cleartext),
+        cmocka_unit_test(test_allowed_hosts_bind_the_url_and_every_redirect),
         cmocka_unit_test(test_slow_server_hits_the_fetch_timeout),
         cmocka_unit_test(test_endless_body_is_cut_at_the_cap),
         cmocka_unit_test(test_declared_huge_body_is_refused_before_it_arrives),
         cmocka_unit_test(test_digest_match_loads_and_mismatch_is_refused),
         cmocka_unit_test(test_same_url_is_fetched_once_per_process),
         cmocka_unit_test(test_pinned_fetch_is_served_from_the_cache_dir),
+        cmocka_unit_test(
+            test_fifo_or_symlinked_cache_entry_is_a_miss_and_replaced),
         cmocka_unit_test(test_bad_url_syntax_is_refused),
         cmocka_unit_test(test_unknown_scheme_and_file_urls_are_refused),
         cmocka_unit_test(test_closed_port_is_connection_refused),
