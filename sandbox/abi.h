@@ -22,15 +22,45 @@ struct abi_cpu {
     void *ctx;
 };
 
+struct lx_proc;
+
 struct abi_guest {
     uint8_t *mem;      /* host address of guest-physical 0 */
     uint64_t mem_size; /* backed: [TINCAN_NULL_PAGE_END, mem_size) */
     struct sbx_report *rep;
     struct abi_cpu cpu;
+    struct lx_proc *lx;        /* a Linux guest's process (lx.c), else NULL */
+    uint64_t guard, guard_len; /* the not-present pages below the stack */
+};
+
+/* The job's two output streams. */
+enum abi_stream {
+    ABI_STDOUT = 0, /* the output: port 0x10, bulk 0x12, fd 1 */
+    ABI_STDERR,     /* stderr: port 0x14, bulk 0x15, fd 2 */
 };
 
 /* 1 when [addr, addr + len) lies in backed guest memory (overflow-safe). */
 int abi_range_ok(const struct abi_guest *g, uint64_t addr, uint64_t len);
+
+/* What a page walk found (abi_walk). */
+enum abi_walk {
+    ABI_WALK_OK,          /* mapped: *out is the guest-physical address */
+    ABI_WALK_NOT_PRESENT, /* an entry without P: the CPU's #PF */
+    ABI_WALK_OUTSIDE,     /* a table entry lies outside guest memory: *out
+                             is its address (page 0 reads as zeros) */
+};
+
+/*
+ * The CPU's 4-level walk of va through the tables at cr3 in guest memory
+ * (present bits; 1 GiB and 2 MiB pages), reading nothing outside it.
+ */
+enum abi_walk abi_walk(const struct abi_guest *g, uint64_t cr3, uint64_t va,
+                       uint64_t *out);
+
+/* Append len bytes at p (already checked) to a stream, up to its cap;
+ * past it the job ends as output_limit. */
+int abi_emit(struct abi_guest *g, enum abi_stream s, const uint8_t *p,
+             uint64_t len);
 
 /* An OUT of count elements of size bytes each, data little-endian. */
 int abi_out(struct abi_guest *g, uint16_t port, unsigned size, uint32_t count,

@@ -6,7 +6,11 @@
 
 #include <string.h>
 
+#include "lxframe.h"
 #include "x86.h"
+
+_Static_assert(LX_USER_CS == SEL_UCODE && LX_USER_SS == SEL_UDATA,
+               "lxstub.S's selectors are the GDT's");
 
 /* Opcodes of the exception stubs (SDM vol. 2). */
 #define OP_PUSH_IMM8   0x6A
@@ -83,6 +87,34 @@ static const struct boot_segment seg_tss = {
     .g = 0,
 };
 
+/* Ring 3: what sysretq loads for Linux guests, as descriptors too (an
+ * iretq or a segment load in the program reads these). */
+static const struct boot_segment seg_ucode = {
+    .base = 0,
+    .limit = 0xFFFFF,
+    .selector = SEL_UCODE,
+    .type = SEG_TYPE_CODE_XR,
+    .present = 1,
+    .dpl = 3,
+    .db = 0,
+    .s = 1,
+    .l = 1,
+    .g = 1,
+};
+
+static const struct boot_segment seg_udata = {
+    .base = 0,
+    .limit = 0xFFFFF,
+    .selector = SEL_UDATA,
+    .type = SEG_TYPE_DATA_RW,
+    .present = 1,
+    .dpl = 3,
+    .db = 1,
+    .s = 1,
+    .l = 0,
+    .g = 1,
+};
+
 static void build_gdt(uint8_t *img)
 {
     uint8_t *gdt = at(img, TINCAN_GDT_ADDR);
@@ -93,6 +125,8 @@ static void build_gdt(uint8_t *img)
     /* 16-byte system descriptor: the upper half holds base[63:32] */
     put64(gdt + GDT_TSS * 8, seg_desc(&seg_tss));
     put64(gdt + GDT_TSS * 8 + 8, seg_tss.base >> 32);
+    put64(gdt + GDT_UDATA * 8, seg_desc(&seg_udata));
+    put64(gdt + GDT_UCODE * 8, seg_desc(&seg_ucode));
 
     uint8_t *tss = at(img, TINCAN_TSS_ADDR);
     put64(tss + TSS64_IST1, TINCAN_FAULT_STACK_TOP);
@@ -132,6 +166,10 @@ static void build_idt(uint8_t *img)
         lo |= (uint64_t)IDT_IST_FAULT << 32;
         lo |= (uint64_t)IDT_TYPE_INTERRUPT << 40;
         lo |= 1ULL << 47; /* present */
+        /* int3 and into in a ring-3 program raise #BP and #OF, as on
+         * Linux; any other int n there is a #GP. */
+        if (v == X86_EXC_BP || v == X86_EXC_OF)
+            lo |= (uint64_t)IDT_DPL_USER << IDT_DPL_SHIFT;
         lo |= ((stub_gpa >> 16) & 0xFFFF) << 48;
         put64(g, lo);
         put64(g + 8, stub_gpa >> 32);
@@ -145,25 +183,45 @@ static void build_idt(uint8_t *img)
  * Accessed and dirty are set already, so the CPU's page walks never write
  * to the tables: a job's first accesses copy no page-table page (the
  * emulator's guest memory is copy-on-write from its template).
+ * Every page from TINCAN_RESERVED_END up is a user page; tincan's own
+ * [0x1000, 0x10000) is supervisor-only, so a ring-3 Linux guest can touch
+ * neither its tables nor its stubs (ring 0 ignores the bit: without SMEP
+ * and SMAP, SDK guests see no difference).
  */
 static void build_page_tables(uint8_t *img)
 {
     const uint64_t table = PTE_P | PTE_RW | PTE_A | PTE_D;
+    const uint64_t user = table | PTE_US;
     unsigned npd = (unsigned)(TINCAN_MAPPED_END / (PAGE_SIZE_2M * PT_ENTRIES));
 
-    put64(at(img, TINCAN_PML4_ADDR), TINCAN_PDPT_ADDR | table);
+    put64(at(img, TINCAN_PML4_ADDR), TINCAN_PDPT_ADDR | user);
     for (unsigned i = 0; i < npd; i++) {
         uint64_t pd = TINCAN_PD_ADDR + i * PAGE_SIZE;
-        put64(at(img, TINCAN_PDPT_ADDR) + i * 8, pd | table);
+        put64(at(img, TINCAN_PDPT_ADDR) + i * 8, pd | user);
         for (unsigned j = 0; j < PT_ENTRIES; j++) {
             uint64_t addr = ((uint64_t)i * PT_ENTRIES + j) * PAGE_SIZE_2M;
-            put64(at(img, pd) + j * 8, addr | table | PTE_PS);
+            put64(at(img, pd) + j * 8, addr | user | PTE_PS);
         }
     }
-    put64(at(img, TINCAN_PD_ADDR), TINCAN_PT0_ADDR | table);
+    put64(at(img, TINCAN_PD_ADDR), TINCAN_PT0_ADDR | user);
     put64(at(img, TINCAN_PT0_ADDR), 0); /* page 0: not present */
-    for (unsigned k = 1; k < PT_ENTRIES; k++)
-        put64(at(img, TINCAN_PT0_ADDR) + k * 8, k * PAGE_SIZE | table);
+    for (unsigned k = 1; k < PT_ENTRIES; k++) {
+        uint64_t addr = k * PAGE_SIZE;
+        put64(at(img, TINCAN_PT0_ADDR) + k * 8,
+              addr | (addr < TINCAN_RESERVED_END ? table : user));
+    }
+}
+
+extern const uint8_t lxstub_entry[], lxstub_entry_end[];
+extern const uint8_t lxstub_syscall[], lxstub_syscall_end[];
+
+/* The Linux guests' ring-0 stubs (lxstub.S); unused by SDK guests. */
+static void build_lx_stubs(uint8_t *img)
+{
+    memcpy(at(img, TINCAN_LX_ENTRY_ADDR), lxstub_entry,
+           (size_t)(lxstub_entry_end - lxstub_entry));
+    memcpy(at(img, TINCAN_LX_SYSCALL_ADDR), lxstub_syscall,
+           (size_t)(lxstub_syscall_end - lxstub_syscall));
 }
 
 void boot_build_image(uint8_t *img)
@@ -172,6 +230,50 @@ void boot_build_image(uint8_t *img)
     build_gdt(img);
     build_idt(img);
     build_page_tables(img);
+    build_lx_stubs(img);
+}
+
+void boot_linux_state(struct boot_state *st, uint64_t mem_size, uint64_t entry,
+                      uint64_t sp, const struct boot_cpu *cpu)
+{
+    boot_entry_state(st, mem_size, TINCAN_LX_ENTRY_ADDR, 0, 0, cpu);
+    st->rsp = sp;
+    st->rbx = entry;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+int boot_guard(uint8_t *mem, uint64_t gpa, uint64_t len)
+{
+    uint64_t region = gpa & ~(PAGE_SIZE_2M - 1);
+    uint64_t pde_gpa = TINCAN_PD_ADDR + (gpa / PAGE_SIZE_2M) * 8;
+    uint64_t pde = get64(mem + pde_gpa), pt;
+
+    if (len == 0 || gpa % PAGE_SIZE || len % PAGE_SIZE ||
+        gpa < TINCAN_RESERVED_END || gpa + len > region + PAGE_SIZE_2M ||
+        gpa + len > TINCAN_MAPPED_END)
+        return -1;
+    if (pde & PTE_PS) {
+        /* Split the 2 MiB page into the job's spare page table. */
+        uint64_t flags = pde & (PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
+        pt = TINCAN_GUARD_PT_ADDR;
+        for (unsigned k = 0; k < PT_ENTRIES; k++)
+            put64(mem + pt + k * 8, (region + k * PAGE_SIZE) | flags);
+        put64(mem + pde_gpa, pt | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
+    } else {
+        pt = pde & ~(PAGE_SIZE - 1);
+        if (pt != TINCAN_PT0_ADDR && pt != TINCAN_GUARD_PT_ADDR)
+            return -1;
+    }
+    for (uint64_t a = gpa; a < gpa + len; a += PAGE_SIZE)
+        put64(mem + pt + ((a - region) / PAGE_SIZE) * 8, 0);
+    return 0;
 }
 
 void boot_entry_state(struct boot_state *st, uint64_t mem_size, uint64_t entry,
@@ -202,6 +304,25 @@ void boot_entry_state(struct boot_state *st, uint64_t mem_size, uint64_t entry,
     st->cs = seg_code;
     st->ds = seg_data;
     st->tr = seg_tss;
+}
+
+int boot_load_job(uint8_t *mem, const struct sbx_job *job, uint64_t hwcap)
+{
+    const struct sbx_segment *stack = &job->lx.stack;
+
+    for (unsigned i = 0; i < job->nsegs; i++)
+        memcpy(mem + job->segs[i].gpa, job->segs[i].data, job->segs[i].filesz);
+    if (job->abi == SBX_ABI_LINUX) {
+        memcpy(mem + stack->gpa, stack->data, stack->filesz);
+        if (job->lx.hwcap_at < stack->gpa ||
+            job->lx.hwcap_at - stack->gpa > stack->filesz - 8)
+            return -1;
+        put64(mem + job->lx.hwcap_at, hwcap);
+    } else if (job->input_len)
+        memcpy(mem + job->input_addr, job->input, job->input_len);
+    if (job->guard_len)
+        return boot_guard(mem, job->guard, job->guard_len);
+    return 0;
 }
 
 static const char *const vector_names[X86_EXCEPTIONS] = {

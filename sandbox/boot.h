@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sandbox.h"
 #include "tincan_abi.h"
 
 /* Size of the constant table image, placed at guest-physical BOOT_IMAGE_BASE */
@@ -25,7 +26,7 @@ struct boot_segment {
 
 struct boot_state {
     uint64_t cr0, cr3, cr4, efer, xcr0;
-    uint64_t rip, rsp, rdi, rsi, rflags;
+    uint64_t rip, rsp, rdi, rsi, rbx, rflags;
     uint64_t gdt_base, idt_base;
     uint16_t gdt_limit, idt_limit;
     struct boot_segment cs, ds, tr;
@@ -47,6 +48,34 @@ void boot_build_image(uint8_t *img);
 void boot_entry_state(struct boot_state *st, uint64_t mem_size, uint64_t entry,
                       uint64_t input_addr, uint64_t input_len,
                       const struct boot_cpu *cpu);
+
+/*
+ * A Linux guest's entry state: the SDK's, but rip at the ring-0 entry stub
+ * (TINCAN_LX_ENTRY_ADDR), which drops to ring 3 at entry (rbx) with the
+ * process stack at sp (rsp).
+ */
+void boot_linux_state(struct boot_state *st, uint64_t mem_size, uint64_t entry,
+                      uint64_t sp, const struct boot_cpu *cpu);
+
+/*
+ * Make [gpa, gpa + len) not present in the page tables inside mem (host
+ * address of guest-physical 0, the boot image already copied there): a
+ * job's guard pages. The range is page-aligned, above tincan's own pages,
+ * and inside one 2 MiB page, which is split into TINCAN_GUARD_PT_ADDR (so
+ * one such range per job). Returns 0, or -1 when the range breaks these
+ * rules.
+ */
+int boot_guard(uint8_t *mem, uint64_t gpa, uint64_t len);
+
+/*
+ * Everything of job that goes into guest memory mem (the boot image is
+ * there already): its segments, a Linux guest's process stack with hwcap
+ * (the backend's CPUID.1:EDX) as its AT_HWCAP, an SDK guest's input, and
+ * the guard pages. The runner checked every range against mem_size
+ * (runner/image.c, runner/lxstart.c). Returns 0, or -1 when the guard
+ * breaks boot_guard's rules or AT_HWCAP lies outside the stack.
+ */
+int boot_load_job(uint8_t *mem, const struct sbx_job *job, uint64_t hwcap);
 
 /* Name ("#PF") and whether the CPU pushes an error code, per vector. */
 const char *boot_vector_name(unsigned vector);

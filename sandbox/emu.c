@@ -25,7 +25,11 @@
 #include <unicorn/unicorn.h>
 
 #include "boot.h"
+#include "cpuid.h"
+#include "emu_x87.h"
 #include "jail.h"
+#include "lx.h"
+#include "lxframe.h"
 #include "x86.h"
 
 #define MSR_EFER       0xC0000080U
@@ -52,6 +56,10 @@
 #define SIB_ABS32          0x25 /* no base, no index: disp32 */
 #define EMU_SS_LOADER_INSN 7    /* the instruction's length */
 #define EMU_SS_LOADER_SIZE 16   /* instruction + selector, rounded */
+#define EMU_INT_N_LEN      2    /* "int $n" = CD ib */
+/* on_syscall: "syscall" = 0F 05, after any prefixes */
+#define OP_TWO_BYTE 0x0F
+#define OP2_SYSCALL 0x05
 
 static struct emu_vm *vm_of(void *user)
 {
@@ -82,6 +90,39 @@ static void after_abi(struct emu_vm *vm, int rc)
     }
 }
 
+/* A Linux guest's program runs in ring 3: CS's RPL. */
+static int in_ring3(struct emu_vm *vm)
+{
+    uint64_t cs = 0;
+
+    return uc_reg_read(vm->uc, UC_X86_REG_CS, &cs) == UC_ERR_OK &&
+           (cs & SEL_RPL3) == SEL_RPL3;
+}
+
+/* The CPU's #GP at rip, as if Unicorn had raised it. */
+static void raise_gp(struct emu_vm *vm, uint64_t rip)
+{
+    vm->have_exc = 1;
+    vm->exc_vector = X86_EXC_GP;
+    vm->exc_rip = rip;
+    vm->exc_cr2 = 0;
+    vm->stopped = 1;
+    uc_emu_stop(vm->uc);
+}
+
+/* in and out in ring 3 are #GP on the CPU (IOPL 0, no I/O permission
+ * bitmap); Unicorn calls the port hook instead. */
+static int user_port(struct emu_vm *vm)
+{
+    uint64_t rip = 0;
+
+    if (!in_ring3(vm))
+        return 0;
+    uc_reg_read(vm->uc, UC_X86_REG_RIP, &rip);
+    raise_gp(vm, rip);
+    return 1;
+}
+
 static void on_out(uc_engine *uc, uint32_t port, int size, uint32_t value,
                    void *user)
 {
@@ -89,7 +130,7 @@ static void on_out(uc_engine *uc, uint32_t port, int size, uint32_t value,
     uint8_t data[4];
 
     (void)uc;
-    if (past_bad_access(vm))
+    if (past_bad_access(vm) || user_port(vm))
         return;
     for (int i = 0; i < 4; i++)
         data[i] = (uint8_t)(value >> (8 * i));
@@ -101,7 +142,7 @@ static uint32_t on_in(uc_engine *uc, uint32_t port, int size, void *user)
     struct emu_vm *vm = vm_of(user);
 
     (void)uc;
-    if (past_bad_access(vm))
+    if (past_bad_access(vm) || user_port(vm))
         return 0;
     after_abi(vm, abi_in(&vm->guest, (uint16_t)port, (unsigned)size, 1));
     return 0;
@@ -142,6 +183,86 @@ static void on_intr(uc_engine *uc, uint32_t intno, void *user)
     uc_reg_read(uc, UC_X86_REG_CR2, &vm->exc_cr2);
     vm->stopped = 1;
     uc_emu_stop(uc);
+}
+
+/* The syscall instruction's length at rip: its prefixes and 0F 05. */
+static uint64_t syscall_len(struct emu_vm *vm, uint64_t rip)
+{
+    for (unsigned i = 0; i + 1 < EMU_INSN_MAX; i++) {
+        if (!abi_range_ok(&vm->guest, rip + i, 2))
+            break;
+        if (vm->guest.mem[rip + i] == OP_TWO_BYTE &&
+            vm->guest.mem[rip + i + 1] == OP2_SYSCALL)
+            return i + 2;
+    }
+    return 2;
+}
+
+/*
+ * A syscall instruction. Unicorn only calls this hook (no ring change, no
+ * rcx or r11), so it does what the CPU and the KVM stub do together: rcx =
+ * the next rip, r11 = rflags, the one handler (lx.c), rax = its answer, and
+ * the FS or GS base it set. An SDK guest (EFER.SCE clear) gets the #UD the
+ * CPU raises.
+ */
+static void on_syscall(uc_engine *uc, void *user)
+{
+    static const int arg_regs[6] = {UC_X86_REG_RDI, UC_X86_REG_RSI,
+                                    UC_X86_REG_RDX, UC_X86_REG_R10,
+                                    UC_X86_REG_R8,  UC_X86_REG_R9};
+    struct emu_vm *vm = vm_of(user);
+    struct lx_call in;
+    struct lx_ret out;
+
+    if (past_bad_access(vm))
+        return;
+    memset(&in, 0, sizeof(in));
+    uc_reg_read(uc, UC_X86_REG_RIP, &in.rip);
+    if (!vm->guest.lx) {
+        vm->have_exc = 1;
+        vm->exc_vector = X86_EXC_UD;
+        vm->exc_rip = in.rip;
+        vm->exc_cr2 = 0;
+        vm->stopped = 1;
+        uc_emu_stop(uc);
+        return;
+    }
+    in.rip += syscall_len(vm, in.rip);
+    uc_reg_read(uc, UC_X86_REG_RAX, &in.nr);
+    for (unsigned i = 0; i < 6; i++)
+        uc_reg_read(uc, arg_regs[i], &in.arg[i]);
+    uc_reg_read(uc, UC_X86_REG_RFLAGS, &in.rflags);
+    uc_reg_read(uc, UC_X86_REG_RSP, &in.rsp);
+    int rc = lx_syscall(&vm->guest, &in, &out);
+    after_abi(vm, rc);
+    if (rc == ABI_END)
+        return;
+    uc_reg_write(uc, UC_X86_REG_RAX, &out.rax);
+    uc_reg_write(uc, UC_X86_REG_RCX, &in.rip);
+    uc_reg_write(uc, UC_X86_REG_R11, &in.rflags);
+    if (out.msr == LX_MSR_FS_BASE)
+        uc_reg_write(uc, UC_X86_REG_FS_BASE, &out.msr_value);
+    else if (out.msr == LX_MSR_GS_BASE)
+        uc_reg_write(uc, UC_X86_REG_GS_BASE, &out.msr_value);
+}
+
+/* A cpuid instruction: the ABI's table answers (cpuid.c), not Unicorn's CPU
+ * model; returning 1 skips Unicorn's own cpuid. */
+static int on_cpuid(uc_engine *uc, void *user)
+{
+    static const int regs[4] = {UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX,
+                                UC_X86_REG_RDX};
+    uint64_t rax = 0;
+    uint32_t r[4];
+
+    (void)user;
+    uc_reg_read(uc, UC_X86_REG_RAX, &rax);
+    cpuid_lookup(cpuid_table, cpuid_table_len, (uint32_t)rax, r);
+    for (unsigned i = 0; i < 4; i++) {
+        uint64_t v = r[i]; /* a 32-bit result zero-extends, as on the CPU */
+        uc_reg_write(uc, regs[i], &v);
+    }
+    return 1;
 }
 
 /* Each block: the deadline (set by the SIGALRM handler) ends the run. */
@@ -312,12 +433,16 @@ static int set_entry_regs(struct emu_vm *vm, const struct sbx_job *job,
     struct boot_cpu cpu = {.xsave = 0, .avx = 0};
     struct boot_state st;
 
-    boot_entry_state(&st, job->mem_size, job->entry, job->input_addr,
-                     job->input_len, &cpu);
+    if (job->abi == SBX_ABI_LINUX)
+        boot_linux_state(&st, job->mem_size, job->entry, job->lx.sp, &cpu);
+    else
+        boot_entry_state(&st, job->mem_size, job->entry, job->input_addr,
+                         job->input_len, &cpu);
     const struct reg_write regs[] = {
         {UC_X86_REG_RSP, &st.rsp, "uc_reg_write RSP"},
         {UC_X86_REG_RDI, &st.rdi, "uc_reg_write RDI"},
         {UC_X86_REG_RSI, &st.rsi, "uc_reg_write RSI"},
+        {UC_X86_REG_RBX, &st.rbx, "uc_reg_write RBX"},
         {UC_X86_REG_RIP, &st.rip, "uc_reg_write RIP"},
     };
     return write_regs(vm->uc, regs, sizeof(regs) / sizeof(regs[0]), err,
@@ -335,6 +460,12 @@ static int add_hooks(struct emu_vm *vm, char *err, size_t errlen)
     if (e == UC_ERR_OK)
         e = uc_hook_add(uc, &h, UC_HOOK_INSN, (void *)on_in, vm, 1, 0,
                         UC_X86_INS_IN);
+    if (e == UC_ERR_OK)
+        e = uc_hook_add(uc, &h, UC_HOOK_INSN, (void *)on_syscall, vm, 1, 0,
+                        UC_X86_INS_SYSCALL);
+    if (e == UC_ERR_OK)
+        e = uc_hook_add(uc, &h, UC_HOOK_INSN, (void *)on_cpuid, vm, 1, 0,
+                        UC_X86_INS_CPUID);
     if (e == UC_ERR_OK)
         e = uc_hook_add(uc, &h, UC_HOOK_INTR, (void *)on_intr, vm, 1, 0);
     if (e == UC_ERR_OK)
@@ -359,7 +490,8 @@ static int add_hooks(struct emu_vm *vm, char *err, size_t errlen)
 /* The engine, its guest memory and everything in them that no job changes:
  * the boot image, the machine state and the hooks. */
 static int template_build(struct emu_template *t, const struct sbx_host *h,
-                          uint64_t mem_size, char *err, size_t errlen)
+                          uint64_t mem_size, unsigned feedback, char *err,
+                          size_t errlen)
 {
     struct emu_vm *vm = &t->vm;
     uint8_t *mem;
@@ -400,6 +532,9 @@ static int template_build(struct emu_template *t, const struct sbx_host *h,
         rc = load_stack_segment(vm, h->boot_image, err, errlen);
     if (rc == 0)
         rc = add_hooks(vm, err, errlen);
+    t->feedback = feedback;
+    if (rc == 0 && feedback)
+        rc = emu_cov_hook(vm->uc, &vm->cov, feedback, err, errlen);
     return rc;
 }
 
@@ -412,11 +547,11 @@ static int template_build(struct emu_template *t, const struct sbx_host *h,
  */
 static int template_build_small(struct emu_template *t,
                                 const struct sbx_host *h, uint64_t mem_size,
-                                char *err, size_t errlen)
+                                unsigned feedback, char *err, size_t errlen)
 {
     int was_off = prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1;
     int toggled = !was_off && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0;
-    int rc = template_build(t, h, mem_size, err, errlen);
+    int rc = template_build(t, h, mem_size, feedback, err, errlen);
 
     if (toggled)
         prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
@@ -441,10 +576,11 @@ static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct emu_template *cache[EMU_TEMPLATES];
 static uint64_t cache_clock;
 
-static struct emu_template *cache_find(uint64_t mem_size)
+static struct emu_template *cache_find(uint64_t mem_size, unsigned feedback)
 {
     for (unsigned i = 0; i < EMU_TEMPLATES; i++)
-        if (cache[i] && cache[i]->mem_size == mem_size)
+        if (cache[i] && cache[i]->mem_size == mem_size &&
+            cache[i]->feedback == feedback)
             return cache[i];
     return NULL;
 }
@@ -473,13 +609,15 @@ static void cache_insert(struct emu_template *t)
 }
 
 int emu_template_get(const struct sbx_host *h, uint64_t mem_size,
-                     struct emu_template **out, char *err, size_t errlen)
+                     unsigned feedback, struct emu_template **out, int *built,
+                     char *err, size_t errlen)
 {
     struct emu_template *t;
     int rc = 0;
 
+    *built = 0;
     pthread_mutex_lock(&cache_lock);
-    t = cache_find(mem_size);
+    t = cache_find(mem_size, feedback);
     if (!t) {
         t = calloc(1, sizeof(*t));
         if (!t) {
@@ -488,13 +626,14 @@ int emu_template_get(const struct sbx_host *h, uint64_t mem_size,
                      strerror(ENOMEM));
             goto out;
         }
-        rc = template_build_small(t, h, mem_size, err, errlen);
+        rc = template_build_small(t, h, mem_size, feedback, err, errlen);
         if (rc) {
             template_free(t);
             t = NULL;
             goto out;
         }
         cache_insert(t);
+        *built = 1;
     }
     t->refs++;
     t->last_use = ++cache_clock;
@@ -523,17 +662,35 @@ int emu_start(struct emu_template *t, const struct sbx_job *job,
 
     *out = vm;
     vm->guest.rep = rep;
+    vm->guest.guard = job->guard;
+    vm->guest.guard_len = job->guard_len;
     vm->max_insns = job->max_insns;
-    /* The runner checked every range against mem_size (runner/image.c). */
-    for (unsigned i = 0; i < job->nsegs; i++)
-        memcpy(mem + job->segs[i].gpa, job->segs[i].data, job->segs[i].filesz);
-    if (job->input_len)
-        memcpy(mem + job->input_addr, job->input, job->input_len);
+    if (boot_load_job(mem, job, cpuid_hwcap(cpuid_table, cpuid_table_len)) !=
+        0) {
+        snprintf(err, errlen,
+                 "guard pages [0x%" PRIx64 ", +0x%" PRIx64 ") do not fit "
+                 "one page table, or AT_HWCAP lies outside the stack",
+                 job->guard, job->guard_len);
+        return -EINVAL;
+    }
+    int rc = emu_x87_hook(vm, job, err, errlen);
+    if (rc < 0)
+        return rc;
     if (vm->max_insns) {
         e = uc_hook_add(vm->uc, &h, UC_HOOK_CODE, (void *)on_code, vm, 1, 0);
         if (e != UC_ERR_OK)
             return uc_fail(err, errlen, "uc_hook_add", e);
     }
+    /* The hooks write where the job's region is: the job must have it. */
+    if (t->feedback != job->feedback) {
+        snprintf(err, errlen,
+                 "the machine's feedback hooks (0x%x) are not the job's "
+                 "(0x%x)",
+                 t->feedback, job->feedback);
+        return -EINVAL;
+    }
+    if (t->feedback)
+        emu_cov_start(&vm->cov, job, rep);
     return set_entry_regs(vm, job, err, errlen);
 }
 
@@ -563,6 +720,32 @@ static int gate_usable(struct emu_vm *vm, unsigned vector)
         return 0;
     memcpy(&gate, vm->guest.mem + at, sizeof(gate));
     return !!(gate & IDT_PRESENT);
+}
+
+/*
+ * The CPU reaches the gate and its handler through the page tables: when
+ * the guest's CR3 or a table entry on the way points at nothing (page 0,
+ * or outside guest memory), the exception cannot be delivered, and KVM
+ * ends in a triple fault. Unicorn reads the IDT physically and would
+ * report the exception; this says whether the CPU could deliver it.
+ */
+static int gate_reachable(struct emu_vm *vm, unsigned vector)
+{
+    uc_x86_mmr idt;
+    uint64_t cr3 = 0, gate[2], at, target;
+
+    if (uc_reg_read(vm->uc, UC_X86_REG_CR3, &cr3) != UC_ERR_OK ||
+        uc_reg_read(vm->uc, UC_X86_REG_IDTR, &idt) != UC_ERR_OK)
+        return 0;
+    if (abi_walk(&vm->guest, cr3, idt.base + (uint64_t)vector * IDT_GATE_SIZE,
+                 &at) != ABI_WALK_OK ||
+        !abi_range_ok(&vm->guest, at, IDT_GATE_SIZE))
+        return 0;
+    memcpy(gate, vm->guest.mem + at, sizeof(gate));
+    /* offset 15:0 in bits 15:0, 31:16 in bits 63:48, 63:32 in the next word */
+    target = (gate[0] & 0xFFFF) | ((gate[0] >> 32) & 0xFFFF0000ULL) |
+             (gate[1] << 32);
+    return abi_walk(&vm->guest, cr3, target, &at) == ABI_WALK_OK;
 }
 
 /* What fault() needs to know of the instruction at rip. */
@@ -625,15 +808,38 @@ static int cpu_order(struct emu_vm *vm, unsigned *vector, uint64_t rip)
     return ABI_CONTINUE;
 }
 
+/*
+ * int n in ring 3 (a Linux guest) through a gate of DPL 0, which is every
+ * gate but #BP's and #OF's: the CPU raises #GP at the int instruction;
+ * Unicorn reports vector n after it, without looking at the gate.
+ */
+static void user_int(struct emu_vm *vm, unsigned *vector, uint64_t *rip)
+{
+    if (*vector < X86_EXCEPTIONS || !in_ring3(vm))
+        return;
+    *vector = X86_EXC_GP;
+    *rip -= EMU_INT_N_LEN;
+}
+
 static int fault(struct emu_vm *vm, unsigned vector, uint64_t error_code,
                  uint64_t rip, uint64_t cr2)
 {
+    user_int(vm, &vector, &rip);
     if (cpu_order(vm, &vector, rip) == ABI_END)
         return ABI_END;
     if (vector != X86_EXC_PF)
         cr2 = 0;
     if (vector == X86_EXC_UD)
         error_code = 0;
+    if (gate_usable(vm, vector) && !gate_reachable(vm, vector)) {
+        uint64_t cr3 = 0;
+        uc_reg_read(vm->uc, UC_X86_REG_CR3, &cr3);
+        return abi_end(&vm->guest, SBX_SHUTDOWN,
+                       "triple fault: exception %u cannot be delivered: the "
+                       "page tables at CR3 0x%" PRIx64 " do not map the IDT "
+                       "gate or its handler",
+                       vector, cr3);
+    }
     if (!gate_usable(vm, vector))
         return abi_end(&vm->guest, SBX_SHUTDOWN,
                        "triple fault: the guest could not deliver exception "
@@ -675,8 +881,12 @@ static int on_fetch_unmapped(struct emu_vm *vm, uint64_t rip)
 static int on_return(struct emu_vm *vm, uint64_t rip)
 {
     if (rip > TINCAN_NULL_PAGE_END && abi_range_ok(&vm->guest, rip - 1, 1) &&
-        vm->guest.mem[rip - 1] == OP_HLT)
+        vm->guest.mem[rip - 1] == OP_HLT) {
+        /* hlt is privileged: in ring 3 the CPU raises #GP at it */
+        if (in_ring3(vm))
+            return fault(vm, X86_EXC_GP, 0, rip - 1, 0);
         return abi_halt(&vm->guest);
+    }
     return abi_end(&vm->guest, SBX_INTERNAL_ERROR,
                    "emulator stopped at rip 0x%" PRIx64 " for no known reason",
                    rip);

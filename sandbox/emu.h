@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "abi.h"
+#include "emu_cov.h"
 #include "sandbox.h"
 
 /* Templates kept in the parent: one per guest memory size, the most
@@ -35,6 +36,7 @@ struct emu_vm {
     int have_exc;   /* a CPU exception arrived through UC_HOOK_INTR */
     unsigned exc_vector;
     uint64_t exc_rip, exc_cr2;
+    struct emu_cov cov; /* fuzzing feedback, when the job asks (emu_cov.c) */
 };
 
 /*
@@ -54,16 +56,19 @@ struct emu_template {
     unsigned refs;     /* jobs between get and put */
     uint64_t last_use; /* for the cache's eviction */
     int cached;        /* in the cache; else freed by the last put */
+    unsigned feedback; /* SBX_FEEDBACK_* hooks it has (emu_cov.c) */
 };
 
 /*
- * Parent: the template for mem_size, built on first use and cached (see
- * EMU_TEMPLATES); hold it across the fork, then emu_template_put(). Safe
- * to call from several threads. Returns 0 or -errno with the failing step
- * in err ("uc_mem_map_ptr of guest memory: ...").
+ * Zygote: the template for mem_size with the feedback hooks feedback names
+ * (SBX_FEEDBACK_*, usually 0), built on first use (*built set) and cached
+ * (see EMU_TEMPLATES); hold it across the fork, then emu_template_put().
+ * Safe to call from several threads. Returns 0 or -errno with the failing
+ * step in err ("uc_mem_map_ptr of guest memory: ...").
  */
 int emu_template_get(const struct sbx_host *host, uint64_t mem_size,
-                     struct emu_template **out, char *err, size_t errlen);
+                     unsigned feedback, struct emu_template **out, int *built,
+                     char *err, size_t errlen);
 void emu_template_put(struct emu_template *t);
 
 /*

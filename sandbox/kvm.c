@@ -15,16 +15,19 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "boot.h"
+#include "cpuid.h"
 #include "jail.h"
+#include "pvm.h"
 #include "x86.h"
 
 #define KVM_DEVICE            "/dev/kvm"
 #define KVM_MAX_CPUID_ENTRIES 256
-#define CPUID_LEAF_FEATURES   1
 #define MEM_SLOT_GUEST        0
+#define MEM_SLOT_ZERO_PAGE    1 /* page 0: zeros, see kvm_build */
 /* npf_address: KVM's emulation-failure data, in 64-bit words */
 #define EMU_FAIL_FLAGS_WORDS    1  /* data[0]: flags */
 #define EMU_FAIL_INSN_WORDS     2  /* insn_size + insn_bytes[15] */
@@ -40,23 +43,130 @@ static int set_kvm_error(struct sbx_host *h, const char *step)
     return -errno;
 }
 
-void kvm_probe(struct sbx_host *h)
+#define CPUINFO_FLAGS_KEY                                                      \
+    "flags" /* x86 /proc/cpuinfo: the CPUID feature words */
+#define PVM_MODULE "kvm_pvm"
+
+static const char *const kind_names[KVM_KIND_COUNT] = {
+    [KVM_KIND_NONE] = "none",
+    [KVM_KIND_HW] = "hardware",
+    [KVM_KIND_PVM] = "pvm",
+    [KVM_KIND_SOFTWARE] = "software",
+};
+
+/* 1 when the first "flags" line of cpuinfo names vmx (Intel VT-x) or svm
+ * (AMD-V) as a word. */
+static int cpu_has_virt(const char *cpuinfo_path)
 {
-    struct kvm_cpuid2 *cpuid = NULL;
+    FILE *f = fopen(cpuinfo_path, "re");
+    char *line = NULL, *save = NULL;
+    size_t cap = 0;
+    int found = 0;
+
+    if (!f)
+        return 0;
+    while (getline(&line, &cap, f) > 0) {
+        if (strncmp(line, CPUINFO_FLAGS_KEY, strlen(CPUINFO_FLAGS_KEY)) != 0)
+            continue;
+        char *colon = strchr(line, ':');
+        if (!colon)
+            continue;
+        for (char *w = strtok_r(colon + 1, " \t\n", &save); w;
+             w = strtok_r(NULL, " \t\n", &save))
+            if (!strcmp(w, "vmx") || !strcmp(w, "svm"))
+                found = 1;
+        break;
+    }
+    free(line);
+    fclose(f);
+    return found;
+}
+
+enum kvm_kind kvm_host_kind(const char *cpuinfo_path,
+                            const char *sysmodule_path)
+{
+    char path[512];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/" PVM_MODULE, sysmodule_path);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return KVM_KIND_PVM;
+    return cpu_has_virt(cpuinfo_path) ? KVM_KIND_HW : KVM_KIND_SOFTWARE;
+}
+
+const char *kvm_kind_name(enum kvm_kind kind)
+{
+    return (unsigned)kind < KVM_KIND_COUNT ? kind_names[kind] : "unknown";
+}
+
+enum kvm_kind kvm_kind_named(const char *name)
+{
+    for (unsigned k = 0; name && k < KVM_KIND_COUNT; k++)
+        if (!strcmp(name, kind_names[k]))
+            return (enum kvm_kind)k;
+    return KVM_KIND_COUNT;
+}
+
+int kvm_kind_runs_abi(enum kvm_kind kind)
+{
+    return kind == KVM_KIND_HW || kind == KVM_KIND_PVM;
+}
+
+int kvm_kind_for_auto(enum kvm_kind kind)
+{
+    return kind == KVM_KIND_HW;
+}
+
+const char *kvm_kind_why(enum kvm_kind kind)
+{
+    switch (kind) {
+    case KVM_KIND_HW:
+        return "hardware virtualisation (vmx/svm)";
+    case KVM_KIND_PVM:
+        return "kvm_pvm, a software KVM (no vmx/svm), on which tincan runs "
+               "jobs in ring 3";
+    case KVM_KIND_SOFTWARE:
+        return "a KVM without vmx/svm in the CPU flags, which cannot run "
+               "tincan's guests";
+    case KVM_KIND_NONE:
+        return "/dev/kvm did not open";
+    case KVM_KIND_COUNT:
+        break;
+    }
+    return "an unknown kind of KVM";
+}
+
+int kvm_open(char *err, size_t errlen)
+{
     int fd, rc;
 
-    h->kvm_fd = -1;
     fd = open(KVM_DEVICE, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
-        set_kvm_error(h, "cannot open " KVM_DEVICE);
-        return;
+        rc = -errno;
+        snprintf(err, errlen, "cannot open " KVM_DEVICE ": %s",
+                 strerror(errno));
+        return rc;
     }
     rc = ioctl(fd, KVM_GET_API_VERSION, 0);
     if (rc != KVM_API_VERSION) {
-        snprintf(h->kvm_error, sizeof(h->kvm_error),
-                 KVM_DEVICE " speaks KVM API %d, tincan needs %d", rc,
-                 KVM_API_VERSION);
-        goto fail;
+        snprintf(err, errlen, KVM_DEVICE " speaks KVM API %d, tincan needs %d",
+                 rc, KVM_API_VERSION);
+        close(fd);
+        return -ENOTSUP;
+    }
+    return fd;
+}
+
+void kvm_probe_fd(struct sbx_host *h, int fd)
+{
+    struct kvm_cpuid2 *cpuid = NULL;
+    void *guest;
+
+    h->kvm_fd = -1;
+    if (fd < 0) {
+        snprintf(h->kvm_error, sizeof(h->kvm_error), "%s",
+                 "no /dev/kvm was handed to the zygote");
+        return;
     }
     h->vcpu_mmap_size = ioctl(fd, KVM_GET_VCPU_MMAP_SIZE, 0);
     if (h->vcpu_mmap_size < (int)sizeof(struct kvm_run)) {
@@ -74,6 +184,14 @@ void kvm_probe(struct sbx_host *h)
         set_kvm_error(h, "KVM_GET_SUPPORTED_CPUID");
         goto fail;
     }
+    /* The guest sees the ABI's CPUID (cpuid.c), not the host's. */
+    if (cpuid_for_kvm(cpuid, &guest) != 0) {
+        errno = ENOMEM;
+        set_kvm_error(h, "allocating the guest's CPUID table");
+        goto fail;
+    }
+    free(cpuid);
+    cpuid = guest;
     for (uint32_t i = 0; i < cpuid->nent; i++) {
         struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
         if (e->function != CPUID_LEAF_FEATURES)
@@ -84,6 +202,7 @@ void kvm_probe(struct sbx_host *h)
     }
     h->cpuid = cpuid;
     h->kvm_fd = fd;
+    h->pvm = h->kvm_kind == KVM_KIND_PVM; /* the runner's kvm_host_kind() */
     return;
 fail:
     free(cpuid);
@@ -97,6 +216,16 @@ void kvm_release(struct sbx_host *h)
     h->kvm_fd = -1;
     free(h->cpuid);
     h->cpuid = NULL;
+}
+
+uint32_t kvm_hwcap(const struct sbx_host *h)
+{
+    const struct kvm_cpuid2 *cpuid = h->cpuid;
+
+    for (uint32_t i = 0; cpuid && i < cpuid->nent; i++)
+        if (cpuid->entries[i].function == CPUID_LEAF_FEATURES)
+            return cpuid->entries[i].edx;
+    return 0;
 }
 
 static void set_seg(struct kvm_segment *k, const struct boot_segment *b)
@@ -130,8 +259,11 @@ static int set_cpu_state(const struct sbx_host *h, const struct sbx_job *job,
     struct kvm_sregs sregs;
     struct kvm_regs regs;
 
-    boot_entry_state(&st, job->mem_size, job->entry, job->input_addr,
-                     job->input_len, &cpu);
+    if (job->abi == SBX_ABI_LINUX)
+        boot_linux_state(&st, job->mem_size, job->entry, job->lx.sp, &cpu);
+    else
+        boot_entry_state(&st, job->mem_size, job->entry, job->input_addr,
+                         job->input_len, &cpu);
     if (ioctl(vcpu, KVM_SET_CPUID2, h->cpuid) < 0)
         return step_fail(err, errlen, "KVM_SET_CPUID2");
     if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
@@ -151,6 +283,19 @@ static int set_cpu_state(const struct sbx_host *h, const struct sbx_job *job,
     sregs.gdt.limit = st.gdt_limit;
     sregs.idt.base = st.idt_base;
     sregs.idt.limit = st.idt_limit;
+    /* No local APIC (IA32_APIC_BASE.EN clear): there is none in the guest,
+     * and KVM shows CPUID.1:EDX.APIC from this bit, which the ABI's CPUID
+     * leaves clear (cpuid.c). */
+    sregs.apic_base = 0;
+    memset(&regs, 0, sizeof(regs));
+    regs.rip = st.rip;
+    regs.rsp = st.rsp;
+    regs.rdi = st.rdi;
+    regs.rsi = st.rsi;
+    regs.rbx = st.rbx;
+    regs.rflags = st.rflags;
+    if (h->pvm)
+        pvm_entry_state(job, &sregs, &regs);
     if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0)
         return step_fail(err, errlen, "KVM_SET_SREGS");
     if (h->cpu_xsave) {
@@ -160,14 +305,10 @@ static int set_cpu_state(const struct sbx_host *h, const struct sbx_job *job,
         if (ioctl(vcpu, KVM_SET_XCRS, &xcrs) < 0)
             return step_fail(err, errlen, "KVM_SET_XCRS");
     }
-    memset(&regs, 0, sizeof(regs));
-    regs.rip = st.rip;
-    regs.rsp = st.rsp;
-    regs.rdi = st.rdi;
-    regs.rsi = st.rsi;
-    regs.rflags = st.rflags;
     if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
         return step_fail(err, errlen, "KVM_SET_REGS");
+    if (h->pvm && job->abi == SBX_ABI_LINUX)
+        return pvm_entry_linux(vcpu, err, errlen);
     return 0;
 }
 
@@ -193,6 +334,7 @@ int kvm_build(const struct sbx_host *h, const struct sbx_job *job,
 {
     int vmfd = -1, vcpu = -1, rc;
     uint8_t *mem;
+    void *zero;
 
     memset(vm, 0, sizeof(*vm));
     vmfd = ioctl(h->kvm_fd, KVM_CREATE_VM, 0);
@@ -209,12 +351,19 @@ int kvm_build(const struct sbx_host *h, const struct sbx_job *job,
         rc = step_fail(err, errlen, step);
         goto out;
     }
+    if (h->pvm)
+        pvm_advise_memory(mem, job);
     memcpy(mem + BOOT_IMAGE_BASE, h->boot_image, BOOT_IMAGE_SIZE);
-    /* The runner checked every range against mem_size (runner/image.c). */
-    for (unsigned i = 0; i < job->nsegs; i++)
-        memcpy(mem + job->segs[i].gpa, job->segs[i].data, job->segs[i].filesz);
-    if (job->input_len)
-        memcpy(mem + job->input_addr, job->input, job->input_len);
+    if (boot_load_job(mem, job, kvm_hwcap(h)) != 0) {
+        snprintf(err, errlen,
+                 "guard pages [0x%" PRIx64 ", +0x%" PRIx64 ") do not fit "
+                 "one page table, or AT_HWCAP lies outside the stack",
+                 job->guard, job->guard_len);
+        rc = -EINVAL;
+        goto out;
+    }
+    if (h->pvm)
+        pvm_load(mem, job);
 
     /* Page 0 stays outside the slot: nothing backs a null dereference. */
     struct kvm_userspace_memory_region region = {
@@ -225,6 +374,28 @@ int kvm_build(const struct sbx_host *h, const struct sbx_job *job,
     };
     if (ioctl(vmfd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
         rc = step_fail(err, errlen, "KVM_SET_USER_MEMORY_REGION");
+        goto out;
+    }
+    /* Page 0 is not in the guest's page tables, but a guest that points
+     * CR3 or a table entry there makes the CPU walk it: with nothing
+     * behind it KVM retries the walk until the deadline. Zeros make every
+     * entry there not present, so the walk faults at once (as on the
+     * emulator). Writable, not KVM_MEM_READONLY: AMD's nested paging
+     * checks every guest page-table access as a write. */
+    zero = mmap(NULL, TINCAN_NULL_PAGE_END, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (zero == MAP_FAILED) {
+        rc = step_fail(err, errlen, "mmap of the zero page");
+        goto out;
+    }
+    struct kvm_userspace_memory_region zero_region = {
+        .slot = MEM_SLOT_ZERO_PAGE,
+        .guest_phys_addr = 0,
+        .memory_size = TINCAN_NULL_PAGE_END,
+        .userspace_addr = (uint64_t)(uintptr_t)zero,
+    };
+    if (ioctl(vmfd, KVM_SET_USER_MEMORY_REGION, &zero_region) < 0) {
+        rc = step_fail(err, errlen, "KVM_SET_USER_MEMORY_REGION (zero page)");
         goto out;
     }
     vcpu = ioctl(vmfd, KVM_CREATE_VCPU, 0);
@@ -260,6 +431,9 @@ int kvm_build(const struct sbx_host *h, const struct sbx_job *job,
     vm->guest.mem_size = job->mem_size;
     vm->guest.rep = rep;
     vm->guest.cpu.read = read_fault_state;
+    vm->guest.guard = job->guard;
+    vm->guest.guard_len = job->guard_len;
+    vm->pvm = h->pvm;
     jail_immediate_exit = &vm->run->immediate_exit;
     if (jail_deadline_hit)
         vm->run->immediate_exit = 1;
@@ -288,6 +462,10 @@ static int on_io(struct kvm_vm *vm)
                        size, run->io.count, (uint64_t)run->io.data_offset);
     if (run->io.direction == KVM_EXIT_IO_IN)
         return abi_in(&vm->guest, run->io.port, size, run->io.count);
+    if (vm->pvm && run->io.port == TINCAN_PORT_FAULT)
+        return pvm_on_fault(&vm->guest, SBX_VCPU_FD,
+                            *((const uint8_t *)run + run->io.data_offset),
+                            &vm->pvm_step);
     return abi_out(&vm->guest, run->io.port, size, run->io.count,
                    (const uint8_t *)run + run->io.data_offset);
 }
@@ -298,8 +476,39 @@ static int on_mmio(struct kvm_vm *vm)
                     vm->run->mmio.is_write);
 }
 
+/*
+ * A guest whose page tables point outside guest memory (CR3, or an entry
+ * on the way to rip, at [MEM, 4 GiB) or above): hardware KVM retries the
+ * walk forever without an exit, so it is found at a CPU-time probe
+ * (jail.h) or at the deadline; kvm_pvm's shadow paging makes it a triple
+ * fault at once. when says which, for the message. Either way the status
+ * is the emulator's: the table read in [MEM, 4 GiB) is mmio, one further
+ * out a triple fault. Returns ABI_CONTINUE when that is not it.
+ */
+static int on_stuck_walk(struct kvm_vm *vm, const char *when)
+{
+    struct kvm_sregs sregs;
+    struct kvm_regs regs;
+    uint64_t at;
+
+    if (ioctl(SBX_VCPU_FD, KVM_GET_SREGS, &sregs) < 0 ||
+        ioctl(SBX_VCPU_FD, KVM_GET_REGS, &regs) < 0 ||
+        abi_walk(&vm->guest, sregs.cr3, regs.rip, &at) != ABI_WALK_OUTSIDE)
+        return ABI_CONTINUE;
+    if (at >= vm->guest.mem_size && at < TINCAN_MAPPED_END)
+        return abi_mmio_unsized(&vm->guest, at, 0);
+    return abi_end(&vm->guest, SBX_SHUTDOWN,
+                   "the page tables at CR3 0x%llx point outside guest "
+                   "memory (an entry at 0x%" PRIx64 "): the CPU cannot "
+                   "fetch at rip 0x%llx (found %s)",
+                   (unsigned long long)sregs.cr3, at,
+                   (unsigned long long)regs.rip, when);
+}
+
 static int on_shutdown(struct kvm_vm *vm)
 {
+    if (vm->pvm && on_stuck_walk(vm, "at a triple fault") == ABI_END)
+        return ABI_END;
     return abi_end(&vm->guest, SBX_SHUTDOWN,
                    "triple fault: the guest could not deliver an exception "
                    "(is its IDT, GDT or stack broken?)");
@@ -417,13 +626,20 @@ static int handle_exit(struct kvm_vm *vm)
     }
 }
 
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x)  STRINGIFY_(x)
+/* on_stuck_walk()'s "found ..." at a CPU-time probe (jail.h) */
+#define PROBE_WHEN "after " STRINGIFY(JAIL_PROBE_CPU_MS) " ms of CPU time"
+
 void kvm_loop(struct kvm_vm *vm)
 {
     struct sbx_report *rep = vm->guest.rep;
 
     for (;;) {
         int rc = ioctl(SBX_VCPU_FD, KVM_RUN, 0);
-        rep->exits++;
+        /* A probe's stop is tincan's, not the guest's: not counted. */
+        if (!(rc < 0 && errno == EINTR && jail_probe_hit))
+            rep->exits++;
         if (rc < 0 && errno != EINTR && errno != EAGAIN) {
             abi_end(&vm->guest, SBX_INTERNAL_ERROR, "KVM_RUN: %s",
                     strerror(errno));
@@ -431,8 +647,15 @@ void kvm_loop(struct kvm_vm *vm)
         }
         if (rc == 0 && handle_exit(vm) == ABI_END)
             return;
+        if (jail_probe_hit && !jail_deadline_hit) {
+            jail_probe_hit = 0;
+            vm->run->immediate_exit = 0;
+            if (on_stuck_walk(vm, PROBE_WHEN) == ABI_END)
+                return;
+        }
         if (jail_deadline_hit) {
-            abi_end(&vm->guest, SBX_TIMEOUT, "deadline reached");
+            if (on_stuck_walk(vm, "at the deadline") == ABI_CONTINUE)
+                abi_end(&vm->guest, SBX_TIMEOUT, "deadline reached");
             return;
         }
     }

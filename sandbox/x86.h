@@ -46,6 +46,7 @@
 /* Page-table entries (SDM 4.5, tables 4-15 to 4-20) */
 #define PTE_P        (1ULL << 0) /* present */
 #define PTE_RW       (1ULL << 1) /* writable */
+#define PTE_US       (1ULL << 2) /* user: ring 3 may access (every level) */
 #define PTE_A        (1ULL << 5) /* accessed: the CPU sets it on a walk */
 #define PTE_D        (1ULL << 6) /* dirty (leaf entries): set on a write */
 #define PTE_PS       (1ULL << 7) /* page size: 2 MiB page in a PD entry */
@@ -64,10 +65,15 @@
 #define GDT_CODE    1
 #define GDT_DATA    2
 #define GDT_TSS     3 /* a 64-bit TSS descriptor takes two slots */
-#define GDT_ENTRIES 5
+#define GDT_UDATA   5 /* ring-3 data: SS of Linux guests after sysretq */
+#define GDT_UCODE   6 /* ring-3 64-bit code: their CS */
+#define GDT_ENTRIES 7
 #define SEL_CODE    (GDT_CODE * 8)
 #define SEL_DATA    (GDT_DATA * 8)
 #define SEL_TSS     (GDT_TSS * 8)
+#define SEL_RPL3    3 /* requested privilege level 3 in a selector */
+#define SEL_UDATA   (GDT_UDATA * 8 | SEL_RPL3) /* 0x2b, Linux's __USER_DS */
+#define SEL_UCODE   (GDT_UCODE * 8 | SEL_RPL3) /* 0x33, Linux's __USER_CS */
 
 /* 64-bit TSS (SDM 7.7): 104 bytes, IST1 at offset 0x24 */
 #define TSS64_SIZE       104
@@ -78,7 +84,9 @@
 #define IDT_ENTRIES        256
 #define IDT_GATE_SIZE      16
 #define IDT_TYPE_INTERRUPT 0xE
-#define IDT_IST_FAULT      1 /* every vector runs on IST1 */
+#define IDT_IST_FAULT      1  /* every vector runs on IST1 */
+#define IDT_DPL_SHIFT      45 /* gate DPL: lowest CPL allowed to use int n */
+#define IDT_DPL_USER       3
 
 /* Exception vectors that push an error code (SDM 6.3.1 table 6-1) */
 #define X86_EXC_DE     0

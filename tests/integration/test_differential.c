@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../api/tincan.h"
+#include "helpers.h"
 
 #define TIMEOUT_MS 100
 /* A pair that differs with a timeout is run again with this deadline: a
@@ -31,7 +32,9 @@
 #define WALL_SLACK_US ((100 + 1400) * 1000ULL)
 #define MAX_BLOB      64
 #define ENTRY         0x10000 /* TINCAN_ENTRY: where the blob is loaded */
+#define VEC_DB        1
 #define VEC_UD        6
+#define VEC_SS        12
 #define VEC_GP        13
 #define VEC_PF        14
 
@@ -66,7 +69,7 @@ static const struct {
     {1, {0xcc}},                            /* int3 */
     {3, {0x48, 0x8b, 0x00}},                /* mov (%rax),%rax */
     {3, {0x48, 0x89, 0x18}},                /* mov %rbx,(%rax) */
-    {2, {0x0f, 0xa2}},                      /* cpuid */
+    {2, {0x0f, 0xa2}},                      /* cpuid: the ABI's on both */
     {1, {0xf4}},                            /* hlt */
     {7, {0x48, 0xc7, 0xc0, 0, 0, 0, 0xc0}}, /* mov $-0x40000000,%rax */
     {4, {0x66, 0x0f, 0xef, 0xc0}},          /* pxor %xmm0,%xmm0 */
@@ -185,18 +188,6 @@ static int timing(const uint8_t *b, size_t n, const struct tc_result *k,
     return k->status == TC_TIMEOUT || e->status == TC_TIMEOUT;
 }
 
-/* CPUID (0F A2) in the blob: each backend shows its own CPU. */
-static int cpuid(const uint8_t *b, size_t n, const struct tc_result *k,
-                 const struct tc_result *e)
-{
-    (void)k;
-    (void)e;
-    for (size_t i = 0; i + 1 < n; i++)
-        if (b[i] == 0x0F && b[i + 1] == 0xA2)
-            return 1;
-    return 0;
-}
-
 /* Lane only: C6/C7 with ModRM.reg != 0 is #UD (the emulator says so), but
  * the lane's QEMU TCG runs it as a mov (it ignores the reg field). */
 static int lane_grp11(const uint8_t *b, size_t n, const struct tc_result *k,
@@ -277,19 +268,99 @@ static int kvm_unemulated_mmio(const uint8_t *b, size_t n,
            !strncmp(k->message, msg, sizeof(msg) - 1) && e->status == TC_MMIO;
 }
 
+/*
+ * kvm_pvm (sandbox/pvm.h) runs the blob in ring 3 on the host CPU itself,
+ * where the lane's KVM runs it on QEMU's TCG, which decodes as Unicorn does:
+ * there the CPU's answer differs from the emulator's and the lane's alike.
+ * These classes hold only on such a host (on_pvm).
+ */
+/* INT1 (F1, "icebp") raises #DB after it on the CPU; Unicorn gives #UD. */
+static int pvm_cpu_int1(const uint8_t *b, size_t n, const struct tc_result *k,
+                        const struct tc_result *e)
+{
+    struct insn in;
+
+    return th_on_pvm() && is_fault(k, VEC_DB) && is_fault(e, VEC_UD) &&
+           fault_insn(b, n, e, &in) == 0 && in.op == 0xF1;
+}
+
+/* Encodings the CPU reserves (#UD) that Unicorn and TCG run: 8F /1-7 (XOP
+ * space on AMD, no XOP here), FF /7, 62 (EVEX, no AVX-512 here). */
+static int pvm_cpu_reserved(const uint8_t *b, size_t n,
+                            const struct tc_result *k,
+                            const struct tc_result *e)
+{
+    struct insn in;
+    unsigned reg;
+
+    (void)e;
+    if (!th_on_pvm() || !is_fault(k, VEC_UD) || fault_insn(b, n, k, &in) != 0)
+        return 0;
+    reg = (in.modrm >> 3) & 7;
+    return (in.op == 0x8F && reg != 0) || (in.op == 0xFF && reg == 7) ||
+           in.op == 0x62;
+}
+
+/* Encodings the CPU runs that Unicorn and TCG call #UD: F6/F7 /1 (an alias
+ * of TEST), and 8E /6-7 (no such segment register), whose memory operand
+ * the CPU reads first, so an unbacked one faults there. */
+static int pvm_cpu_runs(const uint8_t *b, size_t n, const struct tc_result *k,
+                        const struct tc_result *e)
+{
+    struct insn in;
+    unsigned reg;
+
+    (void)k;
+    if (!th_on_pvm() || !is_fault(e, VEC_UD) || fault_insn(b, n, e, &in) != 0)
+        return 0;
+    reg = (in.modrm >> 3) & 7;
+    return ((in.op == 0xF6 || in.op == 0xF7) && reg == 1) ||
+           (in.op == 0x8E && reg >= 6 && is_fault(k, VEC_PF));
+}
+
+/* A non-canonical stack access (rsp/rbp) is #SS on the CPU, #GP on Unicorn
+ * (guests/ABI.md, "Backends"). */
+static int pvm_cpu_ss(const uint8_t *b, size_t n, const struct tc_result *k,
+                      const struct tc_result *e)
+{
+    (void)b;
+    (void)n;
+    return th_on_pvm() && is_fault(k, VEC_SS) && is_fault(e, VEC_GP) &&
+           k->fault.rip == e->fault.rip;
+}
+
+/* INT 0x17, 0x19 and 0x1a in ring 3 are swallowed by kvm_pvm: no exception
+ * reaches the guest, the code goes on after them (guests/ABI.md). */
+static int pvm_int_swallowed(const uint8_t *b, size_t n,
+                             const struct tc_result *k,
+                             const struct tc_result *e)
+{
+    (void)k;
+    (void)e;
+    for (size_t i = 0; th_on_pvm() && i + 1 < n; i++)
+        if (b[i] == 0xCD &&
+            (b[i + 1] == 0x17 || b[i + 1] == 0x19 || b[i + 1] == 0x1A))
+            return 1;
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*match)(const uint8_t *b, size_t n, const struct tc_result *k,
                  const struct tc_result *e);
 } classes[] = {
     {"timing", timing},
-    {"cpuid", cpuid},
     {"lane_grp11", lane_grp11},
     {"emu_grp11_rex_r", emu_grp11_rex_r},
     {"emu_lock", emu_lock},
     {"emu_vex", emu_vex},
     {"two_memory_operands", two_memory_operands},
     {"kvm_unemulated_mmio", kvm_unemulated_mmio},
+    {"pvm_cpu_int1", pvm_cpu_int1},
+    {"pvm_cpu_reserved", pvm_cpu_reserved},
+    {"pvm_cpu_runs", pvm_cpu_runs},
+    {"pvm_cpu_ss", pvm_cpu_ss},
+    {"pvm_int_swallowed", pvm_int_swallowed},
 };
 #define NCLASSES (sizeof(classes) / sizeof(classes[0]))
 
@@ -352,7 +423,7 @@ static void test_random_code_agrees_on_both_backends(void **state)
     uint64_t seed = s ? strtoull(s, NULL, 0) : 20261125;
     unsigned count = c ? (unsigned)strtoul(c, NULL, 0) : 2000;
     unsigned per_class[NCLASSES] = {0}, bugs = 0;
-    int kvm = tc_kvm_usable();
+    int kvm = th_kvm_runs();
 
     (void)state;
     rng = seed | 1;

@@ -335,6 +335,70 @@ static void test_wrmsr_of_any_msr_ends_ok_or_fault(void **state)
     assert_int_equal(bad, 0);
 }
 
+/*
+ * Instructions that only ring 0 may run, or that end differently there, end
+ * as in ring 0 on every backend: on kvm_pvm, where the job's code runs in
+ * ring 3 (sandbox/pvm.h), too.
+ */
+static void test_ring0_instructions_end_as_in_ring0(void **state)
+{
+    static const struct {
+        const char *what;
+        unsigned char code[16];
+        size_t n;
+        enum tc_status status;
+        unsigned vector;    /* a fault's */
+        uint64_t rip;       /* a fault's */
+        const char *output; /* an ok job's, NUL-terminated */
+    } cases[] = {
+        {"hlt", {0xf4}, 1, TC_OK, 0, 0, ""},
+        {"cli; sti; hlt", {0xfa, 0xfb, 0xf4}, 3, TC_OK, 0, 0, ""},
+        {"syscall with EFER.SCE clear",
+         {0x0f, 0x05},
+         2,
+         TC_FAULT,
+         6,
+         0x10000,
+         NULL},
+        {"int $0x40", {0xcd, 0x40}, 2, TC_FAULT, 0x40, 0x10002, NULL},
+        /* CR0's low byte: PE MP ET NE */
+        {"mov %cr0,%rax; out %al,$0x10; hlt",
+         {0x0f, 0x20, 0xc0, 0xe6, 0x10, 0xf4},
+         6,
+         TC_OK,
+         0,
+         0,
+         "\x33"},
+        /* tincan's GDT, a supervisor page: the code descriptor's limit */
+        {"mov 0x1008,%al; out %al,$0x10; hlt",
+         {0x8a, 0x04, 0x25, 0x08, 0x10, 0x00, 0x00, 0xe6, 0x10, 0xf4},
+         10,
+         TC_OK,
+         0,
+         0,
+         "\xff"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tc_result r;
+
+        th_run_code(cases[i].code, cases[i].n, 2000, &r);
+        print_message("%-40s %-14s %s\n", cases[i].what,
+                      tc_status_name(r.status), r.message);
+        assert_int_equal(r.status, cases[i].status);
+        if (cases[i].status == TC_FAULT) {
+            assert_int_equal(r.fault.vector, cases[i].vector);
+            assert_int_equal(r.fault.rip, cases[i].rip);
+        } else {
+            assert_int_equal(r.exit_code, 0);
+            assert_int_equal(r.output_len, strlen(cases[i].output));
+            assert_memory_equal(r.output, cases[i].output, r.output_len);
+        }
+        tc_result_free(&r);
+    }
+}
+
 static void test_vmcall_and_vmmcall_end_ok_or_fault(void **state)
 {
     /* KVM hypercall numbers: none, VAPIC_POLL_IRQ, KICK_CPU, CLOCK_PAIRING,
@@ -348,13 +412,6 @@ static void test_vmcall_and_vmmcall_end_ok_or_fault(void **state)
     int bad = 0;
 
     (void)state;
-    if (th_on_pvm()) {
-        /* kvm_pvm takes VMCALL/VMMCALL for its own hypercalls: KVM_RUN
-         * never returns (0 exits, SIGALRM ignored) until SIGKILL. */
-        print_message("SKIP vmcall/vmmcall: TINCAN_TEST_PVM=1 (kvm_pvm "
-                      "hangs in KVM_RUN on them); run it in the KVM lane\n");
-        skip();
-    }
     for (size_t k = 0; k < 2; k++) {
         for (size_t i = 0; i < sizeof(nrs) / sizeof(nrs[0]); i++) {
             struct code c = {.n = 0};
@@ -554,8 +611,9 @@ test_sandbox_child_is_seccomp_filtered_capless_with_only_the_vcpu_fd(
     pid_t child;
 
     (void)state;
+    pid_t zygote = th_job_parent();
     assert_int_equal(pthread_create(&b.thread, NULL, bg_job_main, &b), 0);
-    child = th_wait_child(getpid(), 5000);
+    child = th_wait_child(zygote, 5000);
     if (child) {
         /* Retry until the child has reached the run loop: all its seccomp
          * filters, or, on kernels without the Seccomp_filters field, only
@@ -645,8 +703,9 @@ static void test_sandbox_child_runs_in_its_own_bounded_cgroup(void **state)
     (void)state;
     print_message("%s\n", info);
     cgroup_of(getpid(), mine, sizeof(mine));
+    pid_t zygote = th_job_parent();
     assert_int_equal(pthread_create(&b.thread, NULL, bg_job_main, &b), 0);
-    child = th_wait_child(getpid(), 5000);
+    child = th_wait_child(zygote, 5000);
     if (child) {
         uint64_t end = th_now_us() + 2000000;
         do { /* the child joins its cgroup first thing */
@@ -678,14 +737,15 @@ static void test_sandbox_child_runs_in_its_own_bounded_cgroup(void **state)
     assert_non_null(strstr(theirs, "/job-"));
     /* the default 16 MiB of guest memory + JOB_CGROUP_SLACK (64 MiB) */
     assert_string_equal(mem, "83886080");
-    assert_string_equal(pids, "1");
+    /* the child, and the worker task KVM may start for its VM */
+    assert_string_equal(pids, "2");
 }
 
 /* ---- the parent dies mid-job -------------------------------------------- */
 
 static void test_sandbox_child_dies_when_its_parent_is_killed(void **state)
 {
-    pid_t runner, sandbox, pp = 0;
+    pid_t runner, zygote, sandbox, pp = 0;
     int ws = 0;
     char st;
 
@@ -706,11 +766,13 @@ static void test_sandbox_child_dies_when_its_parent_is_killed(void **state)
         tc_run(&job, &r);
         _exit(3); /* not reached: the test kills us first */
     }
-    sandbox = th_wait_child(runner, 10000);
+    /* The runner's child is its zygote; the job's child is the zygote's. */
+    zygote = th_wait_child(runner, 10000);
+    sandbox = zygote ? th_wait_child(zygote, 10000) : 0;
     if (!sandbox) {
         kill(runner, SIGKILL);
         waitpid(runner, &ws, 0);
-        fail_msg("the runner process %d never forked a sandbox child",
+        fail_msg("the runner process %d never started a sandbox child",
                  (int)runner);
     }
     /* Let it get into the run loop (PDEATHSIG armed): not required, the
@@ -734,6 +796,14 @@ static void test_sandbox_child_dies_when_its_parent_is_killed(void **state)
                     (int)sandbox, st, (int)pp);
     if (st && st != 'Z' && st != 'X')
         kill(sandbox, SIGKILL); /* do not leave it spinning for 30 s */
+    assert_true(st == 0 || st == 'Z' || st == 'X');
+    /* ... and the runner's zygote is gone with it. */
+    do {
+        st = th_proc_state(zygote, &pp);
+        if (st == 0 || st == 'Z' || st == 'X')
+            break;
+        th_sleep_ms(10);
+    } while (th_now_us() < end);
     assert_true(st == 0 || st == 'Z' || st == 'X');
 }
 
@@ -865,18 +935,20 @@ static void test_500_jobs_leak_no_fds_memory_or_zombies(void **state)
     uint64_t dt = th_now_us() - t0;
     int fds1 = th_fd_count();
     long rss1 = th_status_kb("VmRSS");
-    int nkids = th_children_of(getpid(), kids, 8);
+    int nkids = th_children_of(th_job_parent(), kids, 8);
+    int nzygotes = th_children_of(getpid(), kids, 8);
     free(code);
 
     print_message("500 jobs in %llu ms; fds %d -> %d; VmRSS %ld -> %ld kB; "
-                  "children left %d\n",
+                  "children left %d; zygotes %d\n",
                   (unsigned long long)(dt / 1000), fds0, fds1, rss0, rss1,
-                  nkids);
+                  nkids, nzygotes);
     assert_true(fds0 > 0);
     assert_int_equal(fds1, fds0);
     assert_true(rss0 > 0 && rss1 > 0);
     assert_true(rss1 - rss0 < 2048);
     assert_int_equal(nkids, 0);
+    assert_true(nzygotes >= 1 && nzygotes <= 2); /* one per backend at most */
 }
 
 /* ---- concurrency --------------------------------------------------------- */
@@ -937,6 +1009,7 @@ static void test_concurrent_jobs_on_2x_nproc_threads_all_end_right(void **state)
     unsigned char *flood = th_load_guest("flood", &flen);
     unsigned char *spin = th_load_guest("spin", &slen);
     struct conc_worker *w = calloc((size_t)nthreads, sizeof(*w));
+    pid_t zygote = th_job_parent(); /* started before the fds are counted */
     int fds0 = th_fd_count(), failures = 0;
     pid_t kids[8];
 
@@ -957,7 +1030,7 @@ static void test_concurrent_jobs_on_2x_nproc_threads_all_end_right(void **state)
                         w[i].why);
         failures += w[i].failures;
     }
-    int nkids = th_children_of(getpid(), kids, 8);
+    int nkids = th_children_of(zygote, kids, 8);
     int fds1 = th_fd_count();
     print_message("%d threads x %d rounds x 2 jobs; fds %d -> %d; children "
                   "left %d\n",
@@ -1006,6 +1079,7 @@ int main(void)
         cmocka_unit_test(test_bulk_n_null_page_is_refused),
         cmocka_unit_test(test_rdmsr_of_any_msr_ends_ok_or_fault),
         cmocka_unit_test(test_wrmsr_of_any_msr_ends_ok_or_fault),
+        cmocka_unit_test(test_ring0_instructions_end_as_in_ring0),
         cmocka_unit_test(test_vmcall_and_vmmcall_end_ok_or_fault),
         cmocka_unit_test(test_xsetbv_with_bad_values_ends_ok_or_fault),
         cmocka_unit_test(test_cr0_writes_end_ok_or_fault),

@@ -34,8 +34,9 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
 
-    f->rep = calloc(1, sbx_report_size(CAP));
+    f->rep = calloc(1, sbx_report_size(CAP, CAP));
     f->rep->out_cap = CAP;
+    f->rep->err_cap = CAP;
     f->g.mem = calloc(1, MEM);
     f->g.mem_size = MEM;
     f->g.rep = f->rep;

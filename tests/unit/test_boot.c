@@ -11,12 +11,15 @@
 #include "../sandbox/x86.h"
 
 static uint8_t img[BOOT_IMAGE_SIZE];
+/* What q() and translate() read: the image, or a job's memory from
+ * BOOT_IMAGE_BASE on. */
+static const uint8_t *view = img;
 
 static uint64_t q(uint64_t gpa)
 {
     uint64_t v;
 
-    memcpy(&v, img + gpa - BOOT_IMAGE_BASE, 8);
+    memcpy(&v, view + gpa - BOOT_IMAGE_BASE, 8);
     return v;
 }
 
@@ -60,17 +63,89 @@ static void test_page_tables_identity_map_4gib_except_page_zero(void **state)
     assert_int_equal(translate(0xC0000000), 0xC0000000);
     assert_int_equal(translate(0xFFFFFFFF), 0xFFFFFFFF);
     assert_int_equal(translate(0x100000000), -1);
-    /* every 2 MiB page is present, writable, large, and already accessed
-     * and dirty, so that no page walk writes to the tables */
+    /* every 2 MiB page is present, writable, user, large, and already
+     * accessed and dirty, so that no page walk writes to the tables */
     for (unsigned i = 1; i < 2048; i++) {
         uint64_t e = q(TINCAN_PD_ADDR + i * 8);
         assert_int_equal(e, (uint64_t)i * PAGE_SIZE_2M | PTE_P | PTE_RW |
-                                PTE_A | PTE_D | PTE_PS);
+                                PTE_US | PTE_A | PTE_D | PTE_PS);
     }
-    assert_int_equal(q(TINCAN_PML4_ADDR),
-                     TINCAN_PDPT_ADDR | PTE_P | PTE_RW | PTE_A | PTE_D);
+    assert_int_equal(q(TINCAN_PML4_ADDR), TINCAN_PDPT_ADDR | PTE_P | PTE_RW |
+                                              PTE_US | PTE_A | PTE_D);
     assert_int_equal(q(TINCAN_PT0_ADDR + 8 * (TINCAN_ENTRY / PAGE_SIZE)),
-                     TINCAN_ENTRY | PTE_P | PTE_RW | PTE_A | PTE_D);
+                     TINCAN_ENTRY | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
+}
+
+/* A ring-3 Linux guest reaches neither tincan's tables nor its stubs. */
+static void test_tincan_pages_are_supervisor_only(void **state)
+{
+    (void)state;
+    for (uint64_t a = 0x1000; a < TINCAN_RESERVED_END; a += PAGE_SIZE)
+        assert_int_equal(q(TINCAN_PT0_ADDR + 8 * (a / PAGE_SIZE)),
+                         a | PTE_P | PTE_RW | PTE_A | PTE_D);
+}
+
+/* Ring-3 code and data descriptors at the selectors sysretq loads. */
+static void test_gdt_has_user_segments_at_linux_selectors(void **state)
+{
+    (void)state;
+    assert_int_equal(SEL_UDATA, 0x2b);
+    assert_int_equal(SEL_UCODE, 0x33);
+    /* data: base 0, limit 0xFFFFF, G, D/B, P, DPL3, S, type read/write */
+    assert_int_equal(q(TINCAN_GDT_ADDR + GDT_UDATA * 8), 0x00CFF3000000FFFFULL);
+    /* code: G, L, P, DPL3, S, type execute/read */
+    assert_int_equal(q(TINCAN_GDT_ADDR + GDT_UCODE * 8), 0x00AFFB000000FFFFULL);
+}
+
+/* int3 and into from ring 3 raise #BP and #OF (gate DPL 3); others DPL 0. */
+static void test_idt_lets_ring3_use_int3_and_into_only(void **state)
+{
+    (void)state;
+    for (unsigned v = 0; v < IDT_ENTRIES; v++) {
+        uint64_t lo = q(TINCAN_IDT_ADDR + v * IDT_GATE_SIZE);
+        unsigned dpl = (unsigned)(lo >> IDT_DPL_SHIFT) & 3;
+        assert_int_equal(dpl, v == X86_EXC_BP || v == X86_EXC_OF ? 3 : 0);
+    }
+}
+
+/* The Linux stubs are in the image, ending in iretq and sysretq. */
+static void test_linux_stubs_are_in_the_image(void **state)
+{
+    (void)state;
+    /* the entry stub begins with mov $MSR_EFER, %ecx */
+    assert_int_equal(img[TINCAN_LX_ENTRY_ADDR - BOOT_IMAGE_BASE], 0xB9);
+    /* the syscall stub begins with mov %rax, abs32 */
+    assert_int_equal(img[TINCAN_LX_SYSCALL_ADDR - BOOT_IMAGE_BASE], 0x48);
+    assert_int_equal(img[TINCAN_LX_SYSCALL_ADDR - BOOT_IMAGE_BASE + 1], 0x89);
+}
+
+/* A guard range becomes not-present; everything around it stays mapped. */
+static void test_guard_splits_a_2mib_page_into_the_spare_table(void **state)
+{
+    static uint8_t mem[TINCAN_RESERVED_END];
+    const uint64_t guard = 0x600000 - 0x10000, len = 0x10000;
+
+    (void)state;
+    memcpy(mem + BOOT_IMAGE_BASE, img, BOOT_IMAGE_SIZE);
+    view = mem + BOOT_IMAGE_BASE; /* translate() reads the job's tables */
+    assert_int_equal(boot_guard(mem, guard, len), 0);
+    assert_int_equal(translate(guard - 1), guard - 1);
+    assert_int_equal(translate(guard), -1);
+    assert_int_equal(translate(guard + len - 1), -1);
+    assert_int_equal(translate(guard + len), guard + len);
+    assert_int_equal(translate(0x400000), 0x400000);
+    assert_int_equal(translate(0x200000), 0x200000);
+    /* below 2 MiB the 4 KiB table itself changes */
+    memcpy(mem + BOOT_IMAGE_BASE, img, BOOT_IMAGE_SIZE);
+    assert_int_equal(boot_guard(mem, 0x20000, 0x1000), 0);
+    assert_int_equal(translate(0x1FFFF), 0x1FFFF);
+    assert_int_equal(translate(0x20000), -1);
+    assert_int_equal(translate(0x21000), 0x21000);
+    /* refused: unaligned, tincan's pages, across 2 MiB */
+    assert_int_equal(boot_guard(mem, 0x30001, 0x1000), -1);
+    assert_int_equal(boot_guard(mem, 0x5000, 0x1000), -1);
+    assert_int_equal(boot_guard(mem, 0x1FF000, 0x2000), -1);
+    view = img;
 }
 
 static void test_gdt_holds_flat_long_mode_segments_and_tss(void **state)
@@ -152,6 +227,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_page_tables_identity_map_4gib_except_page_zero),
         cmocka_unit_test(test_gdt_holds_flat_long_mode_segments_and_tss),
+        cmocka_unit_test(test_tincan_pages_are_supervisor_only),
+        cmocka_unit_test(test_gdt_has_user_segments_at_linux_selectors),
+        cmocka_unit_test(test_idt_lets_ring3_use_int3_and_into_only),
+        cmocka_unit_test(test_linux_stubs_are_in_the_image),
+        cmocka_unit_test(test_guard_splits_a_2mib_page_into_the_spare_table),
         cmocka_unit_test(test_every_vector_reaches_a_stub_that_reports_it),
         cmocka_unit_test(test_entry_state_is_long_mode_with_caches_and_sse),
     };

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../api/tincan.h"
+#include "../runner/image.h"
 #include "../sandbox/boot.h"
 
 /* mov $'A', %al; 1: out %al, $0x10; jmp 1b */
@@ -193,6 +194,7 @@ static void
 test_a_scribbling_job_leaves_the_next_job_a_pristine_machine(void **state)
 {
     static uint8_t image[BOOT_IMAGE_SIZE], zeros[PAGE];
+    static uint8_t mem[TINCAN_RESERVED_END];
     struct tc_result a, b;
 
     (void)state;
@@ -204,8 +206,12 @@ test_a_scribbling_job_leaves_the_next_job_a_pristine_machine(void **state)
     run_small(looker, sizeof(looker), &b);
     assert_int_equal(b.status, TC_OK);
     assert_int_equal(b.output_len, BOOT_IMAGE_SIZE + 2 * PAGE);
+    /* The image as every job gets it: with that job's own stack guard. */
     boot_build_image(image);
-    assert_memory_equal(b.output, image, BOOT_IMAGE_SIZE);
+    memcpy(mem + BOOT_IMAGE_BASE, image, BOOT_IMAGE_SIZE);
+    assert_int_equal(
+        boot_guard(mem, image_sdk_guard(SMALL_MEM), TINCAN_GUARD_SIZE), 0);
+    assert_memory_equal(b.output, mem + BOOT_IMAGE_BASE, BOOT_IMAGE_SIZE);
     assert_memory_equal(b.output + BOOT_IMAGE_SIZE, zeros, PAGE);
     assert_memory_equal(b.output + BOOT_IMAGE_SIZE + PAGE, zeros, PAGE);
     tc_result_free(&a);
