@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hexval(int c)
+int codec_hex_digit(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -40,8 +40,8 @@ int codec_hex_decode(const char *text, uint8_t **out, size_t *len, char *err,
         }
         if ((p[0] == '0' || p[0] == '\\') && (p[1] == 'x' || p[1] == 'X'))
             p += 2;
-        int hi = hexval((unsigned char)p[0]);
-        int lo = hi < 0 ? -1 : hexval((unsigned char)p[1]);
+        int hi = codec_hex_digit((unsigned char)p[0]);
+        int lo = hi < 0 ? -1 : codec_hex_digit((unsigned char)p[1]);
         if (hi < 0 || lo < 0) {
             const char *bad = hi < 0 ? p : p + 1;
             if (*bad == '\0' || is_sep((unsigned char)*bad))

@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The value of one hex digit (either case), or -1. */
+int codec_hex_digit(int c);
+
 /*
  * Decode hex text: pairs of hex digits, optionally separated by white space,
  * commas or "0x"/"\x" prefixes ("e6 10", "0xe6,0x10", "e610"). On success
