@@ -27,14 +27,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../runner/codec.h"
+#include "../runner/queue.h"
 #include "fetchopt.h"
+#include "jobrun.h"
 #include "jobspec.h"
 #include "report.h"
+#include "../runner/units.h"
 #include "tincan.h"
 
 #define MAX_LINE           (64u << 20) /* longer lines are an error */
@@ -71,8 +76,9 @@ static const char batch_usage[] =
     "input\n"
     "as one of \"input_hex\", \"input_b64\", \"input_path\" or \"input_url\"\n"
     "(+ \"input_sha256\"), and \"timeout_ms\", \"mem\", \"max_output\",\n"
-    "\"max_insns\", \"format\", \"backend\" as in tincan run. Paths are\n"
-    "relative to the current directory.\n"
+    "\"max_insns\", \"format\", \"backend\" as in tincan run. A job may name\n"
+    "host files and URLs only as the flags below allow; inline code and\n"
+    "input (hex, base64) always run.\n"
     "\n"
     "options:\n"
     "  -j, --jobs N       run N jobs at once (default: the number of CPUs)\n"
@@ -83,8 +89,15 @@ static const char batch_usage[] =
     "                     append: finishes an interrupted batch\n"
     "  --progress         progress and summary on stderr even when it is not\n"
     "                     a terminal\n"
+    "  --redis URL        the fleet runs the jobs: put them on the Redis\n"
+    "                     queue for tincan worker processes (redis://[[USER]:\n"
+    "                     PASSWORD@]HOST[:PORT][/DB] or unix:///PATH); code\n"
+    "                     and input are loaded here and sent inline\n"
+    "  --prefix P         the queue's key prefix (default tincan)\n"
+    "  --queue-cap N      wait while the queue holds N jobs (default 100000)\n"
     "  -h, --help         this text\n"
-    "\n" FETCHOPT_USAGE
+    "\n" JOBSPEC_POLICY_USAGE "\n" FETCHOPT_USAGE
+    "--allow-file-urls is refused here: jobs name files with \"path\".\n"
     "Jobs naming one URL share this process's fetch cache (see the README,\n"
     "Payload sources).\n"
     "\n"
@@ -119,6 +132,9 @@ struct item {
     uint64_t wall_us; /* of a job that ran */
     int ran, done;    /* done: result set, or dropped (result NULL) */
     struct item *next;
+    json_t *desc;       /* --redis: the job's object without "id" */
+    struct item *fnext; /* --redis: in the outstanding table */
+    uint64_t sent_ms;   /* --redis: when it went on the queue */
 };
 
 struct reader {
@@ -135,7 +151,10 @@ struct batch {
     unsigned workers;
     int ordered, resume, progress, tty;
     const char *jobs_path, *out_path;
-    struct fetchopt fo; /* fo.fetch: how URLs are fetched */
+    const char *redis_url, *redis_prefix; /* --redis: the fleet runs them */
+    size_t queue_cap;
+    struct fetchopt fo;           /* fo.fetch: how URLs are fetched */
+    struct jobspec_policy policy; /* what a job may name: files, URLs */
     int out_fd;
 
     /* under mu */
@@ -471,6 +490,7 @@ static void free_item(struct item *it)
     if (!it)
         return;
     json_decref(it->id);
+    json_decref(it->desc);
     jobspec_free(&it->js);
     free(it->result);
     free(it);
@@ -592,24 +612,20 @@ set_error(struct item *it, const json_t *dup, const char *fmt, ...)
 
 static void run_item(struct batch *b, struct item *it)
 {
-    struct tc_result res;
-    char err[ERR_MAX];
-    json_t *o;
+    struct jobrun_opts opts = {.fetch = &b->fo.fetch, .policy = &b->policy};
+    struct jobrun_out out;
 
-    memset(&res, 0, sizeof(res));
-    if (jobspec_load(&it->js, &b->fo.fetch, NULL, err, sizeof(err))) {
-        set_error(it, NULL, "%s", err);
-    } else if (tc_run(&it->js.job, &res) != 0) {
-        set_error(it, NULL, "%s", res.message);
+    if (jobrun_run(&it->js, &opts, -1, &out) != 0) {
+        set_error(it, NULL, "%s", out.message);
     } else {
-        o = report_json(&res);
-        it->status = (unsigned)res.status < TC_STATUS_COUNT ? (int)res.status
+        it->status = (unsigned)out.status < TC_STATUS_COUNT ? (int)out.status
                                                             : STATUS_ERROR;
         it->ran = 1;
-        it->wall_us = res.wall_us;
-        set_result(it, o);
+        it->wall_us = out.wall_us;
+        set_result(it, out.result);
+        out.result = NULL; /* set_result took it */
     }
-    tc_result_free(&res);
+    jobrun_out_free(&out);
     jobspec_free(&it->js);
 }
 
@@ -639,6 +655,532 @@ static void *worker(void *arg)
             run_item(b, it); /* else dropped: --resume runs it later */
         complete(b, it);
     }
+}
+
+/* --- the fleet (--redis): producer of the queue's jobs ------------------- */
+
+#define FLEET_WINDOW      4096 /* jobs on the queue and not yet answered */
+#define FLEET_SUBMIT_MAX  256  /* jobs per pipelined submit */
+#define FLEET_BUCKETS     8192 /* outstanding table (by seq) */
+#define FLEET_WAIT_MS     500  /* one XREAD BLOCK on the done stream */
+#define FLEET_NOTICES_MAX 512  /* notices per read */
+/* A read that brought fewer notices than this waits FLEET_COALESCE_MS
+ * before the next, so that each read (and MGET) answers several jobs: a
+ * read per job cost Redis and this process more than the jobs' own
+ * collecting (2,000 hello jobs: 1,779 XREADs). */
+#define FLEET_COALESCE_NOTICES 32
+#define FLEET_COALESCE_MS      2
+#define FLEET_SWEEP_MS         5000 /* look up results of jobs older than this */
+#define FLEET_SWEEP_MAX        1024 /* per look-up */
+#define FLEET_FULL_WAIT_MS     50   /* the queue is full: try again after */
+#define FLEET_STOP_GRACE_MS                                                    \
+    10000 /* after a stop, beyond the jobs' timeouts                           \
+           */
+#define FLEET_BACKOFF_MIN_MS 100
+#define FLEET_BACKOFF_MAX_MS 5000
+#define FLEET_TAG_BYTES      8
+#define MS_PER_S             1000u
+
+struct fleet {
+    struct batch *b;
+    char tag[QUEUE_TAG_MAX];
+    struct item *table[FLEET_BUCKETS]; /* under b->mu, chained by fnext */
+    uint64_t outstanding;              /* under b->mu */
+    uint64_t max_timeout_ms;           /* under b->mu: of the jobs sent */
+    atomic_int submit_done, outage, full_said;
+    pthread_t submitter, collector;
+    int started;
+};
+
+static uint64_t fleet_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * MS_PER_S + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void fleet_lost(struct fleet *f, const char *err)
+{
+    if (!atomic_exchange(&f->outage, 1))
+        fprintf(stderr, "tincan batch: lost Redis (%s); reconnecting\n", err);
+}
+
+static void fleet_regained(struct fleet *f, const struct queue *q)
+{
+    if (atomic_exchange(&f->outage, 0))
+        fprintf(stderr, "tincan batch: reconnected to %s\n", queue_where(q));
+}
+
+static int fleet_conn_error(int rc)
+{
+    return rc && rc != -EPROTO && rc != -EINVAL && rc != -ENOMEM &&
+           rc != -EACCES;
+}
+
+/* Connect again with backoff; 0, or -1 when give_up() says so. */
+static int fleet_reconnect(struct fleet *f, struct queue *q,
+                           int (*give_up)(struct fleet *))
+{
+    unsigned delay = FLEET_BACKOFF_MIN_MS;
+    char err[ERR_MAX];
+
+    for (;;) {
+        if (give_up && give_up(f))
+            return -1;
+        if (queue_reconnect(q, err, sizeof(err)) == 0 &&
+            queue_group_create(q, err, sizeof(err)) == 0) {
+            fleet_regained(f, q);
+            return 0;
+        }
+        fleet_lost(f, err);
+        usleep(delay * 1000u);
+        delay =
+            delay * 2 > FLEET_BACKOFF_MAX_MS ? FLEET_BACKOFF_MAX_MS : delay * 2;
+    }
+}
+
+static int fleet_stopping(struct fleet *f)
+{
+    return atomic_load(&f->b->stop);
+}
+
+/* The outstanding table, under b->mu. */
+static void table_put(struct fleet *f, struct item *it)
+{
+    struct item **slot = &f->table[it->seq % FLEET_BUCKETS];
+
+    it->fnext = *slot;
+    *slot = it;
+    f->outstanding++;
+}
+
+static struct item *table_take(struct fleet *f, uint64_t seq)
+{
+    for (struct item **p = &f->table[seq % FLEET_BUCKETS]; *p; p = &(*p)->fnext)
+        if ((*p)->seq == seq) {
+            struct item *it = *p;
+            *p = it->fnext;
+            it->fnext = NULL;
+            f->outstanding--;
+            return it;
+        }
+    return NULL;
+}
+
+static int table_has(const struct fleet *f, uint64_t seq)
+{
+    for (struct item *it = f->table[seq % FLEET_BUCKETS]; it; it = it->fnext)
+        if (it->seq == seq)
+            return 1;
+    return 0;
+}
+
+static void b64_field(json_t *o, const char *name, const void *p, size_t len)
+{
+    char *t = codec_b64_encode(p, len);
+
+    json_object_set_new(o, name, t ? json_string(t) : json_null());
+    free(t);
+}
+
+/*
+ * The job as the queue carries it: code and input loaded here, as this
+ * batch's --allow-paths and --allow-urls allow, and sent inline (base64),
+ * so that a worker reads no file of its host and fetches nothing for it.
+ * The text (malloc'd), or NULL with the reason in err (a local error
+ * result, as tincan batch gives without --redis).
+ */
+static char *fleet_describe(struct batch *b, struct item *it, char *err,
+                            size_t errlen)
+{
+    static const char *const sources[] = {
+        "code_hex",  "code_b64",     "path",      "url",
+        "sha256",    "input_hex",    "input_b64", "input_path",
+        "input_url", "input_sha256", "inputs",    NULL};
+    struct jobspec *js = &it->js;
+    json_t *d = it->desc;
+    char *text;
+
+    if (jobspec_load(js, &b->fo.fetch, &b->policy, err, errlen))
+        return NULL;
+    for (int i = 0; sources[i]; i++)
+        json_object_del(d, sources[i]);
+    b64_field(d, "code_b64", js->job.code, js->job.code_len);
+    if (js->n_inputs) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < js->n_inputs; i++) {
+            json_t *e = json_object();
+            b64_field(e, "input_b64", js->inputs[i].bytes, js->inputs[i].len);
+            json_array_append_new(a, e);
+        }
+        json_object_set_new(d, "inputs", a);
+    } else if (js->has_input) {
+        b64_field(d, "input_b64", js->job.input, js->job.input_len);
+    }
+    if (js->name && !json_object_get(d, "name"))
+        json_object_set_new(d, "name", json_string(js->name));
+    text = json_dumps(d, JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (!text)
+        snprintf(err, errlen, "out of memory");
+    return text;
+}
+
+/* Take up to max queued items (waiting for one); 0 when none will come. */
+static size_t fleet_take(struct batch *b, struct item **out, size_t max)
+{
+    size_t n = 0;
+
+    pthread_mutex_lock(&b->mu);
+    while (!b->qhead && !b->closed && !atomic_load(&b->stop))
+        pthread_cond_wait(&b->work_cv, &b->mu);
+    while (b->qhead && n < max) {
+        out[n++] = b->qhead;
+        b->qhead = b->qhead->next;
+    }
+    if (!b->qhead)
+        b->qtail = NULL;
+    pthread_mutex_unlock(&b->mu);
+    return n;
+}
+
+/* Drop items that were not sent: --resume runs them later. By seq: an
+ * item a worker answered meanwhile is the collector's, maybe freed. */
+static void fleet_drop(struct fleet *f, const uint64_t *seqs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        pthread_mutex_lock(&f->b->mu);
+        struct item *it = table_take(f, seqs[i]);
+        pthread_mutex_unlock(&f->b->mu);
+        if (it)
+            complete(f->b, it);
+    }
+}
+
+/* Put n described jobs on the queue, waiting while it is full. */
+static void fleet_send(struct fleet *f, struct queue *q, uint64_t *seqs,
+                       struct queue_job *jobs, size_t n)
+{
+    unsigned char added[FLEET_SUBMIT_MAX];
+    char err[ERR_MAX];
+    size_t left = n, got;
+
+    while (left) {
+        int rc = queue_submit(q, jobs, left, f->b->queue_cap, added, &got, err,
+                              sizeof(err));
+        size_t keep = 0;
+
+        if (rc && !fleet_conn_error(rc)) {
+            fprintf(stderr, "tincan batch: %s\n", err);
+            request_stop(f->b);
+        }
+        for (size_t i = 0; i < left; i++) {
+            if (added[i]) {
+                free((char *)jobs[i].job);
+                continue;
+            }
+            seqs[keep] = seqs[i];
+            jobs[keep++] = jobs[i];
+        }
+        left = keep;
+        if (!left)
+            break;
+        if (atomic_load(&f->b->stop)) {
+            fleet_drop(f, seqs, left);
+            break;
+        }
+        if (fleet_conn_error(rc)) {
+            fleet_lost(f, err);
+            if (fleet_reconnect(f, q, fleet_stopping)) {
+                fleet_drop(f, seqs, left);
+                break;
+            }
+        } else if (!rc) {
+            if (!atomic_exchange(&f->full_said, 1))
+                fprintf(stderr,
+                        "tincan batch: the queue is full (%zu jobs); "
+                        "waiting for the workers\n",
+                        f->b->queue_cap ? f->b->queue_cap
+                                        : (size_t)QUEUE_DEFAULT_CAP);
+            usleep(FLEET_FULL_WAIT_MS * 1000u);
+        }
+    }
+    for (size_t i = 0; i < left; i++)
+        free((char *)jobs[i].job);
+}
+
+static void *fleet_submitter(void *arg)
+{
+    struct fleet *f = arg;
+    struct batch *b = f->b;
+    struct item *its[FLEET_SUBMIT_MAX];
+    struct queue_job jobs[FLEET_SUBMIT_MAX];
+    uint64_t seqs[FLEET_SUBMIT_MAX];
+    char qids[FLEET_SUBMIT_MAX][QUEUE_TAG_MAX + 24], err[ERR_MAX];
+    struct queue *q = NULL;
+    size_t n;
+
+    queue_connect(b->redis_url, b->redis_prefix, &q, err, sizeof(err));
+    while (q && (n = fleet_take(b, its, FLEET_SUBMIT_MAX))) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct item *it = its[i];
+            char *text;
+            if (atomic_load(&b->stop)) {
+                complete(b, it); /* dropped */
+                continue;
+            }
+            uint64_t timeout_ms = it->js.job.timeout_ms;
+            text = fleet_describe(b, it, err, sizeof(err));
+            jobspec_free(&it->js);
+            json_decref(it->desc);
+            it->desc = NULL;
+            if (!text) {
+                set_error(it, NULL, "%s", err);
+                complete(b, it);
+                continue;
+            }
+            snprintf(qids[m], sizeof(qids[m]), "%s:%" PRIu64, f->tag, it->seq);
+            jobs[m] = (struct queue_job){.qid = qids[m],
+                                         .job = text,
+                                         .job_len = strlen(text),
+                                         .reply = f->tag};
+            pthread_mutex_lock(&b->mu);
+            it->sent_ms = fleet_now_ms();
+            table_put(f, it);
+            if (timeout_ms > f->max_timeout_ms)
+                f->max_timeout_ms = timeout_ms;
+            pthread_mutex_unlock(&b->mu);
+            seqs[m++] = it->seq; /* it may be answered and freed soon */
+        }
+        if (m)
+            fleet_send(f, q, seqs, jobs, m);
+    }
+    queue_close(q);
+    atomic_store(&f->submit_done, 1);
+    return NULL;
+}
+
+/* The stored result text of an item: its result line. */
+static void fleet_apply(struct item *it, const char *text)
+{
+    json_t *o = json_loads(text, JSON_ALLOW_NUL, NULL);
+    json_t *st = o ? json_object_get(o, "status") : NULL;
+    const char *s = json_is_string(st) ? json_string_value(st) : NULL;
+    json_t *wall = o ? json_object_get(o, "wall_us") : NULL;
+
+    if (!o || !json_is_object(o) || !s) {
+        json_decref(o);
+        set_error(it, NULL, "%s", "the worker's result is not a result object");
+        return;
+    }
+    if (!strcmp(s, "error")) {
+        json_t *m = json_object_get(o, "message");
+        set_error(it, NULL, "%s",
+                  json_is_string(m) ? json_string_value(m) : "error");
+        json_decref(o);
+        return;
+    }
+    it->status = STATUS_ERROR;
+    for (int i = 0; i < TC_STATUS_COUNT; i++)
+        if (!strcmp(s, tc_status_name((enum tc_status)i)))
+            it->status = i;
+    it->ran = 1;
+    it->wall_us =
+        json_is_integer(wall) ? (uint64_t)json_integer_value(wall) : 0;
+    set_result(it, o);
+}
+
+struct notices {
+    struct fleet *f;
+    uint64_t seqs[FLEET_SWEEP_MAX];
+    size_t n;
+    char qids[FLEET_SWEEP_MAX][QUEUE_TAG_MAX + 24]; /* fleet_collect's */
+};
+
+static void on_notice(void *arg, const char *qid)
+{
+    struct notices *ns = arg;
+    size_t tl = strlen(ns->f->tag);
+    char *end;
+    uint64_t seq;
+
+    if (strncmp(qid, ns->f->tag, tl) || qid[tl] != ':' ||
+        ns->n >= FLEET_SWEEP_MAX)
+        return;
+    errno = 0;
+    seq = strtoull(qid + tl + 1, &end, 10);
+    if (!errno && !*end)
+        ns->seqs[ns->n++] = seq;
+}
+
+/* Fetch the results of ns's jobs still outstanding and complete them. */
+static int fleet_collect(struct fleet *f, struct queue *q, struct notices *ns,
+                         char *err, size_t errlen)
+{
+    char(*qid_buf)[QUEUE_TAG_MAX + 24] = ns->qids;
+    const char *qids[FLEET_SWEEP_MAX];
+    char *results[FLEET_SWEEP_MAX];
+    uint64_t seqs[FLEET_SWEEP_MAX];
+    size_t n = 0;
+    int rc;
+
+    pthread_mutex_lock(&f->b->mu);
+    for (size_t i = 0; i < ns->n; i++)
+        if (table_has(f, ns->seqs[i])) {
+            seqs[n] = ns->seqs[i];
+            snprintf(qid_buf[n], sizeof(qid_buf[n]), "%s:%" PRIu64, f->tag,
+                     seqs[n]);
+            qids[n] = qid_buf[n];
+            n++;
+        }
+    pthread_mutex_unlock(&f->b->mu);
+    if (!n)
+        return 0;
+    rc = queue_fetch(q, qids, n, results, err, errlen);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        struct item *it;
+        if (!results[i])
+            continue;
+        pthread_mutex_lock(&f->b->mu);
+        it = table_take(f, seqs[i]);
+        pthread_mutex_unlock(&f->b->mu);
+        if (it) {
+            fleet_apply(it, results[i]);
+            complete(f->b, it);
+        }
+        free(results[i]);
+    }
+    return 0;
+}
+
+/* Jobs sent longer ago than FLEET_SWEEP_MS: their results are looked up
+ * even without a notice (one lost with a Redis that died unsynced). */
+static void fleet_sweep_list(struct fleet *f, struct notices *ns)
+{
+    uint64_t old = fleet_now_ms() - FLEET_SWEEP_MS;
+
+    ns->n = 0;
+    pthread_mutex_lock(&f->b->mu);
+    for (size_t i = 0; i < FLEET_BUCKETS && ns->n < FLEET_SWEEP_MAX; i++)
+        for (struct item *it = f->table[i]; it && ns->n < FLEET_SWEEP_MAX;
+             it = it->fnext)
+            if (it->sent_ms && it->sent_ms < old)
+                ns->seqs[ns->n++] = it->seq;
+    pthread_mutex_unlock(&f->b->mu);
+}
+
+static void *fleet_collector(void *arg)
+{
+    struct fleet *f = arg;
+    struct batch *b = f->b;
+    struct queue *q = NULL;
+    struct notices *ns = calloc(1, sizeof(*ns));
+    char last[QUEUE_ID_MAX] = "0", err[ERR_MAX];
+    uint64_t next_sweep = fleet_now_ms() + FLEET_SWEEP_MS, stop_at = 0;
+
+    if (!ns)
+        goto out;
+    ns->f = f;
+    queue_connect(b->redis_url, b->redis_prefix, &q, err, sizeof(err));
+    while (q) {
+        uint64_t left, now = fleet_now_ms();
+        int rc;
+
+        pthread_mutex_lock(&b->mu);
+        left = f->outstanding;
+        if (atomic_load(&b->stop) && !stop_at)
+            stop_at = now + f->max_timeout_ms + FLEET_STOP_GRACE_MS;
+        pthread_mutex_unlock(&b->mu);
+        if (!left && atomic_load(&f->submit_done))
+            break;
+        if (stop_at && now > stop_at)
+            break; /* the rest are dropped: --resume runs them */
+        ns->n = 0;
+        rc = queue_wait_done(q, f->tag, last, FLEET_WAIT_MS, FLEET_NOTICES_MAX,
+                             on_notice, ns, err, sizeof(err));
+        size_t got = ns->n;
+        if (!rc)
+            rc = fleet_collect(f, q, ns, err, sizeof(err));
+        if (!rc && fleet_now_ms() >= next_sweep) {
+            fleet_sweep_list(f, ns);
+            rc = fleet_collect(f, q, ns, err, sizeof(err));
+            next_sweep = fleet_now_ms() + FLEET_SWEEP_MS;
+        }
+        if (rc && fleet_conn_error(rc)) {
+            fleet_lost(f, err);
+            fleet_reconnect(f, q, NULL);
+        } else if (rc) {
+            fprintf(stderr, "tincan batch: %s\n", err);
+            usleep(FLEET_WAIT_MS * 1000u);
+        } else {
+            fleet_regained(f, q);
+            if (got && got < FLEET_COALESCE_NOTICES)
+                usleep(FLEET_COALESCE_MS * 1000u);
+        }
+    }
+    /* Whatever is left was not answered in time: dropped. */
+    pthread_mutex_lock(&b->mu);
+    for (size_t i = 0; i < FLEET_BUCKETS; i++)
+        while (f->table[i]) {
+            struct item *it = f->table[i];
+            f->table[i] = it->fnext;
+            f->outstanding--;
+            pthread_mutex_unlock(&b->mu);
+            complete(b, it);
+            pthread_mutex_lock(&b->mu);
+        }
+    pthread_mutex_unlock(&b->mu);
+out:
+    queue_close(q);
+    free(ns);
+    return NULL;
+}
+
+/*
+ * Check the queue can be reached with these credentials, make the group,
+ * and start the submitter and the collector. 0, or an exit status (the
+ * one line said).
+ */
+static int fleet_start(struct batch *b, struct fleet *f)
+{
+    struct queue *q = NULL;
+    unsigned char r[FLEET_TAG_BYTES];
+    char err[ERR_MAX];
+    int rc;
+
+    f->b = b;
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+        fprintf(stderr, "tincan: getrandom: %s\n", strerror(errno));
+        return REPORT_EXIT_INTERNAL_ERROR;
+    }
+    for (size_t i = 0; i < sizeof(r); i++)
+        snprintf(f->tag + 2 * i, 3, "%02x", r[i]);
+    rc = queue_connect(b->redis_url, b->redis_prefix, &q, err, sizeof(err));
+    if (!rc)
+        rc = queue_group_create(q, err, sizeof(err));
+    queue_close(q);
+    if (rc)
+        return report_usage_error("%s", err);
+    if (pthread_create(&f->submitter, NULL, fleet_submitter, f))
+        return report_usage_error("%s", "cannot start a thread");
+    if (pthread_create(&f->collector, NULL, fleet_collector, f)) {
+        request_stop(b);
+        pthread_join(f->submitter, NULL);
+        return report_usage_error("%s", "cannot start a thread");
+    }
+    f->started = 1;
+    return 0;
+}
+
+static void fleet_join(struct fleet *f)
+{
+    if (!f->started)
+        return;
+    pthread_join(f->submitter, NULL);
+    pthread_join(f->collector, NULL);
 }
 
 /* --- the supervisor: signals and progress -------------------------------- */
@@ -933,8 +1475,13 @@ static int handle_line(struct batch *b, const char *text, size_t len,
     if (already_done(b, key))
         goto skip;
     it->id = json_deep_copy(id);
-    if (jobspec_parse(obj, extra, &it->js, err, sizeof(err)))
+    if (jobspec_parse(obj, extra, &it->js, err, sizeof(err))) {
         set_error(it, NULL, "%s", err);
+    } else if (b->redis_url) {
+        it->desc = json_deep_copy(obj);
+        if (!it->desc || json_object_del(it->desc, "id"))
+            set_error(it, NULL, "%s", "out of memory");
+    }
 out:
     json_decref(obj);
     free(key);
@@ -1056,7 +1603,14 @@ fail:
 
 /* --- options and main ---------------------------------------------------- */
 
-enum { OPT_ORDERED = 256, OPT_RESUME, OPT_PROGRESS };
+enum {
+    OPT_ORDERED = 256,
+    OPT_RESUME,
+    OPT_PROGRESS,
+    OPT_REDIS,
+    OPT_PREFIX,
+    OPT_QUEUE_CAP
+};
 
 static int parse_args(struct batch *b, int argc, char **argv)
 {
@@ -1066,7 +1620,11 @@ static int parse_args(struct batch *b, int argc, char **argv)
         {"ordered", no_argument, NULL, OPT_ORDERED},
         {"resume", no_argument, NULL, OPT_RESUME},
         {"progress", no_argument, NULL, OPT_PROGRESS},
+        {"redis", required_argument, NULL, OPT_REDIS},
+        {"prefix", required_argument, NULL, OPT_PREFIX},
+        {"queue-cap", required_argument, NULL, OPT_QUEUE_CAP},
         FETCHOPT_LONG_OPTIONS,
+        JOBSPEC_POLICY_LONG_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1079,7 +1637,15 @@ static int parse_args(struct batch *b, int argc, char **argv)
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":j:o:h", opts, NULL)) != -1) {
-        taken = fetchopt_apply(&b->fo, c, optarg, err, sizeof(err));
+        /* A job's file:// URL would read any host file: jobs name files
+         * with "path", beneath --allow-paths DIR. */
+        if (c == FETCHOPT_ALLOW_FILE_URLS)
+            return report_usage_error(
+                "%s", "--allow-file-urls does not apply to batch jobs: name "
+                      "their files with \"path\" and --allow-paths DIR");
+        taken = jobspec_policy_apply(&b->policy, c, optarg, err, sizeof(err));
+        if (!taken)
+            taken = fetchopt_apply(&b->fo, c, optarg, err, sizeof(err));
         if (taken < 0)
             return report_usage_error("%s", err);
         if (taken)
@@ -1109,6 +1675,20 @@ static int parse_args(struct batch *b, int argc, char **argv)
         case OPT_PROGRESS:
             b->progress = 1;
             break;
+        case OPT_REDIS:
+            b->redis_url = optarg;
+            break;
+        case OPT_PREFIX:
+            b->redis_prefix = optarg;
+            break;
+        case OPT_QUEUE_CAP: {
+            unsigned long n;
+            if (units_parse_count(optarg, 1, 1UL << 30, &n))
+                return report_usage_error(
+                    "--queue-cap %s: give a number of jobs from 1", optarg);
+            b->queue_cap = n;
+            break;
+        }
         case 'h':
             fputs(batch_usage, stdout);
             return -1;
@@ -1131,6 +1711,9 @@ static int parse_args(struct batch *b, int argc, char **argv)
         return report_usage_error("one JOBS file at a time ('%s' is extra)",
                                   argv[optind + 1]);
     b->jobs_path = argv[optind];
+    if ((b->redis_prefix || b->queue_cap) && !b->redis_url)
+        return report_usage_error("%s", "--prefix and --queue-cap are for "
+                                        "the fleet: give --redis URL too");
     if (b->resume && !b->out_path)
         return report_usage_error("%s",
                                   "--resume needs -o RESULTS.jsonl: the file "
@@ -1196,6 +1779,7 @@ int batch_main(int argc, char **argv)
 {
     struct batch b;
     struct supervisor sup = {.b = &b, .sfd = -1};
+    static struct fleet fleet; /* large (the table): not on the stack */
     pthread_t *threads = NULL, sup_thread;
     sigset_t sigs, blocked;
     unsigned started = 0;
@@ -1206,6 +1790,7 @@ int batch_main(int argc, char **argv)
     b.out_fd = -1;
     b.stop_pipe[0] = b.stop_pipe[1] = b.wake_pipe[0] = b.wake_pipe[1] = -1;
     fetchopt_init(&b.fo);
+    jobspec_policy_init(&b.policy);
     pthread_mutex_init(&b.mu, NULL);
     pthread_cond_init(&b.work_cv, NULL);
     pthread_cond_init(&b.space_cv, NULL);
@@ -1221,6 +1806,8 @@ int batch_main(int argc, char **argv)
         goto out;
     b.total = count_jobs(jobs_fd);
     b.window = b.workers * (b.ordered ? ORDERED_PER_WORKER : WINDOW_PER_WORKER);
+    if (b.redis_url)
+        b.window = FLEET_WINDOW;
     b.ring = b.ordered ? calloc(b.window, sizeof(*b.ring)) : NULL;
     threads = calloc(b.workers, sizeof(*threads));
     if ((b.ordered && !b.ring) || !threads || pipe2(b.stop_pipe, O_CLOEXEC) ||
@@ -1249,7 +1836,20 @@ int batch_main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &b.t0);
     if (pthread_create(&sup_thread, NULL, supervise, &sup) == 0)
         sup_started = 1;
-    for (; started < b.workers; started++)
+    if (b.redis_url) {
+        memset(&fleet, 0, sizeof(fleet));
+        rc = fleet_start(&b, &fleet);
+        if (rc) {
+            request_stop(&b);
+            if (write(b.wake_pipe[1], &c, 1) < 0)
+                pthread_cancel(sup_thread);
+            if (sup_started)
+                pthread_join(sup_thread, NULL);
+            goto out;
+        }
+        started = 1;
+    }
+    for (; !b.redis_url && started < b.workers; started++)
         if (pthread_create(&threads[started], NULL, worker, &b) != 0)
             break;
     if (!started || !sup_started) {
@@ -1263,8 +1863,10 @@ int batch_main(int argc, char **argv)
     b.closed = 1;
     pthread_cond_broadcast(&b.work_cv);
     pthread_mutex_unlock(&b.mu);
-    for (unsigned i = 0; i < started; i++)
+    for (unsigned i = 0; !b.redis_url && i < started; i++)
         pthread_join(threads[i], NULL);
+    if (b.redis_url)
+        fleet_join(&fleet);
     if (sup_started) {
         if (write(b.wake_pipe[1], &c, 1) < 0)
             pthread_cancel(sup_thread);
@@ -1283,6 +1885,7 @@ out:
     free(threads);
     idmap_free(&b.seen);
     idmap_free(&b.done_keys);
+    jobspec_policy_free(&b.policy);
     if (jobs_fd > STDERR_FILENO)
         close(jobs_fd);
     if (b.out_fd > STDERR_FILENO)

@@ -12,12 +12,7 @@
 set -u
 
 . "$(dirname "$0")/lib.sh" batch
-BACKEND=${TINCAN_TEST_BACKEND:-}
-case "$BACKEND" in
-"") want_backend=kvm ;;
-emu) want_backend=emu ;;
-*) echo "FAIL setup: TINCAN_TEST_BACKEND must be emu or empty"; exit 1 ;;
-esac
+backend_from_env
 JOBS_PY=tests/integration/batch_jobs.py
 N_JOBS=2000
 
@@ -60,6 +55,8 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 PORT=$(head -n 1 "$T/port")
+# What the jobs below may reach: the guests, and the test's server.
+ALLOW="--allow-paths $G --allow-urls=127.0.0.1"
 
 # --- the big batch: SIGINT partway, then --resume ---------------------------
 
@@ -69,7 +66,7 @@ if [ -z "$PORT" ]; then
 else
     python3 $JOBS_PY gen $N_JOBS "$G" "http://127.0.0.1:$PORT" "$BACKEND" \
         $EMU_JOBS "$T/jobs" "$T/expect"
-    "$TINCAN" batch -j 2 -o "$T/out" "$T/jobs" 2>"$T/err1" &
+    "$TINCAN" batch -j 2 $ALLOW -o "$T/out" "$T/jobs" 2>"$T/err1" &
     pid=$!
     # Interrupt once a few hundred results are in (or give up after 10 min).
     for _ in $(seq 6000); do
@@ -84,7 +81,7 @@ else
     partial=$(python3 $JOBS_PY partial "$T/out")
     # A batch killed mid-write leaves a partial line: --resume must drop it.
     printf '{"id":"job-1999","status":"o' >>"$T/out"
-    "$TINCAN" batch -j 2 --resume -o "$T/out" "$T/jobs" 2>"$T/err2"
+    "$TINCAN" batch -j 2 $ALLOW --resume -o "$T/out" "$T/jobs" 2>"$T/err2"
     rc2=$?
     if [ $rc1 -ne 130 ]; then
         bad $t "after SIGINT: exit $rc1, want 130; stderr: $(head -c 300 "$T/err1")"
@@ -109,11 +106,11 @@ fi
 
 t=sigterm_lets_the_running_job_end_and_writes_its_result
 {
-    job slow '"path":"'"$G"'/spin.bin","timeout_ms":3000'
+    job slow '"path":"spin.bin","timeout_ms":3000'
     job after1 '"code_hex":"f4"'
     job after2 '"code_hex":"f4"'
 } >"$T/jobs2"
-"$TINCAN" batch -j 1 -o "$T/out2" "$T/jobs2" 2>"$T/err" &
+"$TINCAN" batch -j 1 $ALLOW -o "$T/out2" "$T/jobs2" 2>"$T/err" &
 pid=$!
 # Signal once the slow job's child runs (tincan's startup varies in the lane).
 for _ in $(seq 300); do
@@ -135,12 +132,45 @@ fi
 
 # --- --ordered, progress and stdin -------------------------------------------
 
+t=inputs_run_each_in_its_own_vm_and_keep_their_order
+{
+    job multi '"path":"echo.bin","inputs":[{"input_hex":"41 42"},{"input_b64":"aGk="},{"input_path":"exit42.bin"}]'
+    job faults '"path":"ud2.bin","inputs":[{"input_hex":"00"},{"input_hex":"01"}]'
+    job badinput '"path":"echo.bin","inputs":[{"input_hex":"41"},{"input_hex":"4"}]'
+} >"$T/jobs_in"
+"$TINCAN" batch -j 2 --ordered --allow-paths "$G" "$T/jobs_in" >"$T/out_in" 2>"$T/err"
+rc=$?
+got=$(python3 - "$T/out_in" "$G/exit42.bin" <<'PY'
+import base64, json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+exit42 = open(sys.argv[2], "rb").read()
+m, f, b = lines
+print(m["id"], m["status"], sorted(m),
+      [base64.b64decode(r["output_b64"]) == want
+       for r, want in zip(m["results"], [b"AB", b"hi", exit42])],
+      len(m["results"]))
+print(f["id"], f["status"], [r["status"] for r in f["results"]],
+      [r["fault"]["name"] for r in f["results"]])
+print(b["id"], b["status"], b["message"])
+PY
+)
+want="multi ok ['id', 'results', 'status'] [True, True, True] 3
+faults fault ['fault', 'fault'] ['#UD', '#UD']
+badinput error line 3: \"inputs[1].input_hex\": bad hex: a lone digit at offset 0; write whole bytes like 'e6 10'"
+if [ $rc -ne 1 ]; then
+    bad $t "exit $rc, want 1 (one error line); stderr: $(cat "$T/err")"
+elif [ "$got" != "$(printf '%b' "$want" | sed 's/\\"/"/g')" ]; then
+    bad $t "got: $got"
+else
+    ok $t
+fi
+
 t=ordered_writes_results_in_input_order
 {
-    job first '"path":"'"$G"'/spin.bin","timeout_ms":300'
-    for i in 2 3 4 5 6 7; do job "n$i" '"path":"'"$G"'/hello_once.bin"'; done
+    job first '"path":"spin.bin","timeout_ms":300'
+    for i in 2 3 4 5 6 7; do job "n$i" '"path":"hello_once.bin"'; done
 } >"$T/jobs3"
-"$TINCAN" batch -j 2 --ordered "$T/jobs3" >"$T/out3" 2>"$T/err"
+"$TINCAN" batch -j 2 $ALLOW --ordered "$T/jobs3" >"$T/out3" 2>"$T/err"
 rc=$?
 got=$(python3 -c 'import json,sys; print(" ".join(j["id"] for j in map(json.loads, open(sys.argv[1]))))' "$T/out3" 2>&1)
 if [ $rc -ne 0 ]; then
@@ -154,7 +184,7 @@ else
 fi
 
 t=progress_prints_a_summary_with_counts_and_percentiles
-"$TINCAN" batch -j 2 --progress - <"$T/jobs3" >"$T/out" 2>"$T/err"
+"$TINCAN" batch -j 2 $ALLOW --progress - <"$T/jobs3" >"$T/out" 2>"$T/err"
 rc=$?
 if [ $rc -ne 0 ] || [ "$(lines "$T/out")" -ne 7 ]; then
     bad $t "exit $rc and $(lines "$T/out") results, want 0 and 7; stderr: $(cat "$T/err")"
@@ -207,7 +237,7 @@ requests() {
 }
 for i in 1 2 3; do job "u$i" '"url":"'"$url"'","sha256":"'"$sha"'"'; done >"$T/jobs5"
 before=$(requests)
-"$TINCAN" batch -j 1 --cache-dir "$T/cache" "$T/jobs5" >"$T/out" 2>"$T/err"
+"$TINCAN" batch -j 1 $ALLOW --cache-dir "$T/cache" "$T/jobs5" >"$T/out" 2>"$T/err"
 rc=$?
 after=$(requests)
 got=$(python3 -c 'import json,sys; print([(j["id"], j["exit_code"]) for j in map(json.loads, open(sys.argv[1]))])' "$T/out" 2>&1)
@@ -222,7 +252,7 @@ else
 fi
 
 t=results_that_cannot_be_written_exit_123_with_one_line
-"$TINCAN" batch -j 1 "$T/jobs3" >/dev/full 2>"$T/err"
+"$TINCAN" batch -j 1 $ALLOW "$T/jobs3" >/dev/full 2>"$T/err"
 rc=$?
 if [ $rc -ne 123 ]; then
     bad $t "exit $rc, want 123; stderr: $(cat "$T/err")"
@@ -230,6 +260,108 @@ elif [ "$(cat "$T/err")" != "tincan: cannot write results to stdout: No space le
     bad $t "stderr: $(cat "$T/err")"
 else
     ok $t
+fi
+
+# --- what a job may reach on the host (issue 11, finding 6) -----------------
+# messages FILE: "id|status|message", or "id|status|output" with the
+# output as a JSON string, per result in input order.
+messages() {
+    python3 -c 'import json,sys
+for j in map(json.loads, open(sys.argv[1])):
+    print("%s|%s|%s" % (j.get("id"), j["status"], j.get("message")
+                        if j["status"] == "error" else json.dumps(j["output"])))' "$1"
+}
+# want_results NAME: ok when the batch exited 1 (some lines are errors) and
+# the messages of $T/out are exactly $T/want.
+want_results() {
+    if [ $rc -ne 1 ]; then
+        bad "$1" "exit $rc, want 1 (124 is a hang); stderr: $(cat "$T/err")"
+    elif ! messages "$T/out" | diff -u "$T/want" - >"$T/diff"; then
+        bad "$1" "results differ: $(cat "$T/diff")"
+    else
+        ok "$1"
+    fi
+}
+
+t=job_files_and_urls_are_refused_unless_the_batch_allows_them
+{
+    job p '"path":"hello_once.bin"'
+    job ip '"code_hex":"f4","input_path":"/proc/self/environ"'
+    job u '"url":"http://127.0.0.1:'"$PORT"'/files/exit42.bin"'
+    job iu '"code_hex":"f4","input_url":"http://169.254.169.254/"'
+    job inline '"code_hex":"b0 41 e6 10 f4"'
+} >"$T/jobs7"
+"$TINCAN" batch -j 2 --ordered "$T/jobs7" >"$T/out" 2>"$T/err"
+rc=$?
+cat >"$T/want" <<'EOF'
+p|error|line 1: "path": host files are refused in a job description; allow those beneath a directory with --allow-paths DIR
+ip|error|line 2: "input_path": host files are refused in a job description; allow those beneath a directory with --allow-paths DIR
+u|error|line 3: "url": URLs are refused in a job description; allow fetching with --allow-urls (or --allow-urls=HOST,... for some hosts)
+iu|error|line 4: "input_url": URLs are refused in a job description; allow fetching with --allow-urls (or --allow-urls=HOST,... for some hosts)
+inline|ok|"A"
+EOF
+want_results $t
+
+t=allow_paths_confines_job_files_beneath_its_directory
+D=$T/jobdir
+mkdir -p "$D/data"
+cp "$G/echo.bin" "$D/echo.bin"
+printf 'mine\n' >"$D/data/in.txt"
+printf 'TOP SECRET\n' >"$T/secret"
+ln -s ../secret "$D/leak.txt"
+ln -s data/in.txt "$D/alias.txt"
+mkfifo "$D/fifo.txt"
+{
+    job rel '"path":"echo.bin","input_path":"data/in.txt"'
+    job abs '"path":"'"$D"'/echo.bin","input_path":"'"$D"'/data/in.txt"'
+    job alias '"path":"echo.bin","input_path":"alias.txt"'
+    job up '"path":"echo.bin","input_path":"../secret"'
+    job out '"path":"echo.bin","input_path":"'"$T"'/secret"'
+    job env '"path":"echo.bin","input_path":"/proc/self/environ"'
+    job link '"path":"echo.bin","input_path":"leak.txt"'
+    job fifo '"path":"echo.bin","input_path":"fifo.txt"'
+} >"$T/jobs8"
+TINCAN_CANARY=canary-7f3a timeout 120 "$TINCAN" batch -j 2 --ordered \
+    --allow-paths "$D" "$T/jobs8" >"$T/out" 2>"$T/err"
+rc=$?
+not_beneath="is not beneath $D (--allow-paths DIR); name a file inside it"
+cat >"$T/want" <<EOF
+rel|ok|"mine\n"
+abs|ok|"mine\n"
+alias|ok|"mine\n"
+up|error|line 4: "input_path": ../secret $not_beneath
+out|error|line 5: "input_path": $T/secret $not_beneath
+env|error|line 6: "input_path": /proc/self/environ $not_beneath
+link|error|line 7: "input_path": leak.txt $not_beneath
+fifo|error|line 8: "input_path": cannot open $D/fifo.txt: it is a FIFO, not a regular file
+EOF
+if grep -q -e "TOP SECRET" -e canary-7f3a -e VE9QIFNFQ1JFVA "$T/out"; then
+    bad $t "a file outside the directory reached a result: $(cat "$T/out")"
+else
+    want_results $t
+fi
+
+t=allow_urls_with_hosts_refuses_other_hosts_and_their_redirects
+{
+    job ok '"url":"http://127.0.0.1:'"$PORT"'/files/hello_once.bin"'
+    job other '"url":"http://localhost:'"$PORT"'/count/other"'
+    job bounce '"url":"http://127.0.0.1:'"$PORT"'/redirect-to/http://localhost:'"$PORT"'/count/other"'
+    job file '"url":"file:///etc/passwd"'
+} >"$T/jobs9"
+"$TINCAN" batch -j 1 --ordered --allow-urls=127.0.0.1 "$T/jobs9" >"$T/out" 2>"$T/err"
+rc=$?
+other=$(python3 -c 'import sys,urllib.request as u; print(u.urlopen(sys.argv[1]).read().decode().strip())' \
+    "http://127.0.0.1:$PORT/count-of/count/other")
+cat >"$T/want" <<EOF
+ok|ok|"Hello, World!\n"
+other|error|line 2: "url": the host 'localhost' of 'http://localhost:$PORT/count/other' is not an allowed host; allow it with --allow-urls=HOST,...
+bounce|error|line 3: "url": fetching http://127.0.0.1:$PORT/redirect-to/http://localhost:$PORT/count/other: refused a redirect to host 'localhost' ('http://localhost:$PORT/count/other'), which is not an allowed host
+file|error|line 4: "url": file:// URLs are refused in a job description; name the file with "path" and --allow-paths DIR
+EOF
+if [ "$other" != 0 ]; then
+    bad $t "the server saw $other requests for a host not on the list"
+else
+    want_results $t
 fi
 
 # --- bad usage: one "tincan: " line, exit 125 --------------------------------
@@ -240,5 +372,8 @@ usage_case zero_workers_is_bad_usage batch -j 0 "$T/jobs3"
 usage_case results_over_the_jobs_is_bad_usage batch -o "$T/jobs3" "$T/jobs3"
 usage_case fetch_timeout_without_unit_is_bad_usage batch --fetch-timeout 5 "$T/jobs3"
 usage_case unknown_flag_is_bad_usage batch --frobnicate "$T/jobs3"
+usage_case allow_paths_that_is_not_a_directory_is_bad_usage batch --allow-paths "$T/jobs3" "$T/jobs3"
+usage_case allow_urls_with_a_url_for_a_host_is_bad_usage batch --allow-urls=https://example.org/ "$T/jobs3"
+usage_case allow_file_urls_is_bad_usage_for_batch batch --allow-file-urls "$T/jobs3"
 
 finish

@@ -5,7 +5,9 @@
 #   batch_jobs.py gen N GUESTS BASE_URL BACKEND EMU_JOBS JOBS EXPECT
 #       writes N job lines mixing every status a guest can reach and every
 #       code and input source (plus malformed lines) to JOBS, and what each
-#       line must produce to EXPECT (one JSON object per line). BACKEND is
+#       line must produce to EXPECT (one JSON object per line). Paths in
+#       the jobs are relative to GUESTS (run them with --allow-paths
+#       GUESTS), URLs under BASE_URL (--allow-urls). BACKEND is
 #       "" (auto: the test expects kvm) or "emu" (every job says so);
 #       EMU_JOBS 0 leaves out the insn_limit jobs, which need the emulator.
 #   batch_jobs.py check RESULTS EXPECT KVM_OR_EMU
@@ -29,9 +31,10 @@ def read(path):
 
 
 def gen(n, guests, base_url, backend, emu_jobs, jobs_path, expect_path):
-    g = lambda name: "%s/%s.bin" % (guests, name)
-    exit42 = read(g("exit42"))
-    hello_once = read(g("hello_once"))
+    # Job paths are relative to GUESTS: the batch runs with --allow-paths.
+    g = lambda name: "%s.bin" % name
+    exit42 = read("%s/%s" % (guests, g("exit42")))
+    hello_once = read("%s/%s" % (guests, g("hello_once")))
     sha_hello = hashlib.sha256(hello_once).hexdigest()
     zeros = "0" * 64
 
@@ -85,7 +88,7 @@ def gen(n, guests, base_url, backend, emu_jobs, jobs_path, expect_path):
             ({"path": g("no-such-guest")},
              {"status": "error",
               "message": "\"path\": cannot open %s: No such file or "
-                         "directory" % g("no-such-guest")}),
+                         "directory" % (guests + "/" + g("no-such-guest"))}),
         ]
 
     malformed = [
@@ -95,7 +98,8 @@ def gen(n, guests, base_url, backend, emu_jobs, jobs_path, expect_path):
          'unknown field "timeout"; a job has code_hex, code_b64, path or url '
          "(+ sha256), input_hex, input_b64, input_path or input_url (+ "
          "input_sha256), timeout_ms, mem, max_output, max_insns, format, "
-         "backend"),
+         "backend, max_stderr, abi, args, env, name, seed, strict_syscalls, "
+         "inputs"),
         ('{"id":"type-%d","code_hex":"f4","timeout_ms":"1s"}', "type-%d",
          '"timeout_ms" must be an integer, not a string'),
         ('{"id":"nocode-%d","timeout_ms":5}', "nocode-%d",
