@@ -1,0 +1,17 @@
+-- error handling: pcall, error objects, xpcall, assert, tostring of errors
+print(pcall(function() error("plain") end))
+print(select(2, pcall(function() error({code = 42}) end)).code)
+local ok, e = pcall(function() error(setmetatable({}, {__tostring = function() return "custom" end})) end)
+print(ok, tostring(e))
+print(pcall(error))
+print(select("#", pcall(function() return 1, 2, 3 end)))
+print(xpcall(function() return nil + 1 end, function(m) return "handled: " .. m end))
+print(pcall(assert, false, "assertion text"))
+print(pcall(assert, 1 == 1, "not shown"))
+local function lvl() error("with level", 2) end
+print(pcall(function() lvl() end))
+print(pcall(string.rep))
+print(pcall(setmetatable, 1, {}))
+local t = setmetatable({}, {__index = function(_, k) error("no field " .. k) end})
+print(pcall(function() return t.missing end))
+print(string.format("%s", select(2, pcall(function() local x = {} ; return x.y.z end))))
