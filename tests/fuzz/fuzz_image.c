@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort(); /* every refusal says why */
         return 0;
     }
-    uint64_t limit = job.mem_size - TINCAN_STACK_MIN;
+    uint64_t limit = image_sdk_guard(job.mem_size);
     int entry_ok = 0;
     if (job.nsegs == 0 || job.nsegs > SBX_MAX_SEGMENTS)
         abort();
