@@ -1,7 +1,8 @@
 /*
- * crt0.S - entry point of C guests: zero .bss, align the stack, call
- * main(input, len) with the ABI's rdi/rsi, flush buffered output, and end
- * the job with main's return value as the exit code.
+ * crt0.S - entry point of C guests: zero .bss, align the stack, run the
+ * constructors of .init_array, call main(input, len) with the ABI's
+ * rdi/rsi, flush buffered output, and end the job with main's return value
+ * as the exit code.
  *
  * Loaded as a flat binary, the file ends before .bss, so tincan puts the
  * input at the first page after the file: inside .bss. crt0 then moves the
@@ -54,7 +55,14 @@ _start:
 	andq	$7, %rcx
 	rep stosb
 	andq	$-16, %rsp		/* the ABI's rsp is aligned; make sure */
-	movq	%r12, %rdi
+	leaq	__init_array_start(%rip), %rbx
+	leaq	__init_array_end(%rip), %r14
+3:	cmpq	%r14, %rbx		/* each constructor, in order */
+	jae	4f
+	call	*(%rbx)
+	addq	$8, %rbx
+	jmp	3b
+4:	movq	%r12, %rdi
 	movq	%r13, %rsi
 	call	main
 	movl	%eax, %ebx

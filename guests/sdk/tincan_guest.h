@@ -35,18 +35,37 @@ static inline void tc_outl(tc_u16 port, tc_u32 v)
     __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port) : "memory");
 }
 
-/* Append len bytes at buf to the job's output, in one VM exit. */
-static inline void tc_write(const void *buf, tc_size_t len)
+void tc_flush(void);
+
+/* One bulk write of len bytes at buf to port (0x12: output, 0x15: stderr),
+ * with nothing of tc_printf's buffer first. */
+static inline void tc_write_port(tc_u16 port, const void *buf, tc_size_t len)
 {
     struct tc_write_desc d = {(tc_u64)buf, len};
 
     if (len)
-        tc_outl(TINCAN_PORT_WRITE, (tc_u32)(tc_u64)&d);
+        tc_outl(port, (tc_u32)(tc_u64)&d);
 }
 
-/* Append one byte (one VM exit: prefer tc_write or tc_printf's buffer). */
+/* Append len bytes at buf to the job's output, in one VM exit, after what
+ * tc_printf has buffered (so the output keeps the calls' order). */
+static inline void tc_write(const void *buf, tc_size_t len)
+{
+    tc_flush();
+    tc_write_port(TINCAN_PORT_WRITE, buf, len);
+}
+
+/* Append len bytes at buf to the job's stderr, in one VM exit. */
+static inline void tc_write_err(const void *buf, tc_size_t len)
+{
+    tc_write_port(TINCAN_PORT_ERR_WRITE, buf, len);
+}
+
+/* Append one byte (one VM exit: prefer tc_write or tc_printf's buffer),
+ * after what tc_printf has buffered. */
 static inline void tc_putc(char c)
 {
+    tc_flush();
     tc_outb(TINCAN_PORT_OUTPUT, (tc_u8)c);
 }
 
@@ -74,11 +93,15 @@ int tc_fmt_hex(char *buf, tc_u64 v, int width);
 tc_u64 tc_parse_u64(const char **s, const char *end);
 
 /*
- * printf-style output: %d %i %u %x %X %ld %lu %lx %s %c %p %% with optional
- * zero-pad and width ("%08x"). Buffered: call tc_flush() (crt0 does, after
- * main) to write what is pending; the buffer also flushes when full.
+ * printf-style output, as C's printf for these: conversions d i u o x X c s
+ * p %, flags - + space # 0, width and precision (numbers or *), lengths hh
+ * h l ll z t j. Any other conversion (floating point: f e g a; n) is
+ * refused: it prints "%!f(unsupported)", tc_printf stops there and returns
+ * -1, so no later argument is read as the wrong type. Else returns the
+ * characters written. Buffered: tc_flush() (crt0 calls it after main, and
+ * tc_write and tc_putc before writing) writes what is pending; the buffer
+ * also flushes when full.
  */
 int tc_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void tc_flush(void);
 
 #endif
