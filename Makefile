@@ -6,6 +6,7 @@
 #   make bench        the benchmark: build/bench.json and a table (not a test)
 #   make format-check clang-format over every C file
 #   make deps         install the Debian packages the build and tests need
+#   make install      install under PREFIX (DESTDIR, BINDIR, ...): mk/install.mk
 
 BUILD ?= build
 CC ?= cc
@@ -26,42 +27,109 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 CFLAGS ?=
 override CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
-LDLIBS := -lseccomp -lcap -ljansson -lcurl -lcrypto -ldl -lpthread
+LDLIBS := -lseccomp -lcap -ljansson -lcurl -lcrypto -ldl -lpthread \
+	-lmicrohttpd -lhiredis -lm
 
-LIB_SRCS := sandbox/boot.c sandbox/abi.c sandbox/jail.c sandbox/kvm.c \
-	sandbox/emu.c sandbox/ucdl.c \
-	sandbox/sandbox.c runner/job.c runner/units.c runner/codec.c \
-	runner/payload.c runner/pcache.c runner/cgroup.c runner/image.c api/tincan.c
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+# The sandbox side: what every job's child runs. It is linked into the
+# zygote (below), and into the library for the tests and the parent's few
+# calls (opening /dev/kvm, naming syscalls).
+SBX_SRCS := sandbox/boot.c sandbox/abi.c sandbox/jail.c sandbox/kvm.c \
+	sandbox/emu.c sandbox/ucdl.c sandbox/emu_cov.c sandbox/emu_x87.c \
+	sandbox/sandbox.c sandbox/cpuid.c
+# Linux guests: the system calls and their boot-image stubs (sandbox), the
+# process start (runner).
+SBX_SRCS += sandbox/lx.c
+# The KVM backend's ring-3 boot path on kvm_pvm hosts.
+SBX_SRCS += sandbox/pvm.c
+SBX_ASM := sandbox/lxstub.S
+SBX_OBJS := $(SBX_SRCS:%.c=$(BUILD)/obj/%.o) $(SBX_ASM:%.S=$(BUILD)/obj/%.o)
+LIB_SRCS := $(SBX_SRCS) runner/job.c runner/units.c runner/codec.c \
+	runner/payload.c runner/pcache.c runner/cgroup.c runner/image.c \
+	runner/zygote.c api/tincan.c runner/fsafe.c \
+	runner/fuzz_mutator.c runner/fuzz_corpus.c runner/fuzz_buckets.c \
+	runner/fuzz_minimize.c runner/fuzz_sched.c runner/fuzz_engine.c
+LIB_SRCS += runner/lxstart.c
+LIB_SRCS += runner/pool.c
+# The zygote (sandbox/zyg.c): the small program every job's child is forked
+# from, exec'd from a memfd by the library, which carries it as bytes
+# (runner/zygote_blob.S).
+ZYGOTE := $(BUILD)/tincan-zygote
+ZYGOTE_BLOB := $(BUILD)/obj/runner/zygote_blob.o
+ZYGOTE_LIBS := -lseccomp -lcap -ldl
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(SBX_ASM:%.S=$(BUILD)/obj/%.o) \
+	$(ZYGOTE_BLOB)
 LIB := $(BUILD)/libtincan.a
 CLI := $(BUILD)/tincan
 # The CLI's own modules (not the C API): linked into the CLI and the tests.
 CLI_SRCS := api/report.c api/jobspec.c api/fetchopt.c api/check.c \
-	api/batch.c
+	api/batch.c api/fuzz.c api/jobrun.c api/jobq.c api/tokens.c api/metrics.c \
+	api/http.c api/http_jobs.c api/http_meta.c api/http_play.c api/serve.c \
+	runner/queue.c api/worker.c api/queue_cmd.c api/jobq_redis.c
+# The playground page, assembled into the CLI (api/playground.S).
+CLI_ASM := $(BUILD)/obj/api/playground.o
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_LIB := $(BUILD)/obj/libtincan-cli.a
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 INT_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard tests/integration/test_*.c))
+# The compromised-child harness: a zygote whose children run
+# tests/harness/evil_child.c in place of the sandbox, built into the
+# harness test and into a CLI (tincan-evil) instead of the real zygote.
+HARNESS_ZYGOTE := $(BUILD)/tests/tincan-zygote-evil
+HARNESS_BLOB := $(BUILD)/tests/obj/evil_blob.o
+HARNESS := $(BUILD)/tests/test_harness $(BUILD)/tests/tincan-evil
+INT_TESTS += $(HARNESS)
 TEST_HDRS := $(wildcard tests/*.h)
 
 .PHONY: all test test-unit test-integration sanitize fuzz format \
 	format-check deps clean bench
 all: $(CLI) $(LIB) guests
 
+# Ordinary programs (guests/linux, csmith, Lua) do not depend on how tincan
+# is built: `make sanitize` reuses the plain build's (PROGRAMS=build), and
+# the tests find them through TINCAN_PROGRAMS.
+PROGRAMS ?= $(BUILD)
+export TINCAN_PROGRAMS := $(PROGRAMS)
+
 include guests/guests.mk
+include guests/linux/linux.mk
+include tests/csmith/csmith.mk
+include guests/lua/lua.mk
+include mk/install.mk
 
 $(BUILD)/obj/%.o: %.c Makefile guests/guests.mk
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.S Makefile guests/sdk/tincan_abi.h sandbox/lxframe.h
+	@mkdir -p $(@D)
+	$(CC) -Iguests/sdk -Wa,--fatal-warnings -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(CLI_LIB): $(CLI_OBJS)
+$(ZYGOTE): $(BUILD)/obj/sandbox/zyg.o $(SBX_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ZYGOTE_LIBS)
+
+# The library embeds the zygote without its debug sections (68 KiB instead
+# of 270): nothing can strip them from inside libtincan later (a package's
+# strip step sees only the library), and every zygote start copies the
+# image into a memfd. A sanitizer build keeps them for its reports.
+ZYGOTE_EMBED := $(if $(SAN),$(ZYGOTE),$(BUILD)/tincan-zygote.embed)
+$(BUILD)/tincan-zygote.embed: $(ZYGOTE)
+	$(OBJCOPY) --strip-debug $< $@
+$(ZYGOTE_BLOB): runner/zygote_blob.S $(ZYGOTE_EMBED)
+	@mkdir -p $(@D)
+	$(CC) -c -DZYGOTE_BIN='"$(ZYGOTE_EMBED)"' -o $@ $<
+
+$(CLI_LIB): $(CLI_OBJS) $(CLI_ASM)
 	@rm -f $@
 	$(AR) rcs $@ $^
+
+$(BUILD)/obj/api/playground.o: api/playground.S api/playground.html
+	@mkdir -p $(@D)
+	$(CC) -c -o $@ $<
 
 $(CLI): $(BUILD)/obj/api/cli.o $(CLI_LIB) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -75,14 +143,34 @@ $(BUILD)/tests/%: tests/integration/%.c $(LIB) $(TEST_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
-test: all $(UNIT_TESTS) $(INT_TESTS)
+$(HARNESS_ZYGOTE): $(BUILD)/obj/sandbox/zyg.o $(SBX_OBJS) \
+		$(BUILD)/obj/tests/harness/evil_child.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -Wl,--wrap=sbx_child_main -o $@ $^ $(ZYGOTE_LIBS)
+
+$(HARNESS_BLOB): runner/zygote_blob.S $(HARNESS_ZYGOTE)
+	@mkdir -p $(@D)
+	$(CC) -c -DZYGOTE_BIN='"$(HARNESS_ZYGOTE)"' -o $@ $<
+
+# The harness's blob comes first: the library's own zygote is not linked.
+$(BUILD)/tests/test_harness: tests/harness/test_harness.c $(HARNESS_BLOB) \
+		$(LIB) $(TEST_HDRS)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(HARNESS_BLOB) $(LIB) $(LDFLAGS) \
+		$(LDLIBS) -lcmocka
+
+$(BUILD)/tests/tincan-evil: $(BUILD)/obj/api/cli.o $(HARNESS_BLOB) $(CLI_LIB) \
+		$(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+test: all linux-guests csmith-guests lua-guest $(UNIT_TESTS) $(INT_TESTS)
 	@BUILD=$(BUILD) tests/run-unit
+	@BUILD=$(BUILD) SAN=$(SAN) tests/pkg/run
 	@BUILD=$(BUILD) LANE=$(LANE) tests/run-integration-anywhere
 
-test-unit: all $(UNIT_TESTS) $(INT_TESTS)
+test-unit: all linux-guests csmith-guests lua-guest $(UNIT_TESTS) $(INT_TESTS)
 	@BUILD=$(BUILD) tests/run-unit
 
-test-integration: all $(INT_TESTS)
+test-integration: all linux-guests csmith-guests lua-guest $(INT_TESTS)
 	@BUILD=$(BUILD) LANE=$(LANE) tests/run-integration-anywhere
 
 # The benchmark (issue 7): not part of make test. emu here, kvm in the lane
@@ -91,7 +179,13 @@ BENCH_BIN := $(BUILD)/bench/bench
 $(BENCH_BIN): tests/bench/bench.c $(LIB) guests/examples/sha256.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
-bench: all $(BENCH_BIN)
+# The ceiling for fuzz_time_to_magic_s: the magic guest's bug under
+# libFuzzer (Debian's clang), in-process.
+BENCH_LIBFUZZER := $(BUILD)/bench/magic_libfuzzer
+$(BENCH_LIBFUZZER): tests/bench/magic_libfuzzer.c guests/fuzz/magic.h
+	@mkdir -p $(@D)
+	clang -O2 -g -fsanitize=fuzzer -o $@ $<
+bench: all linux-guests $(BENCH_BIN) $(BENCH_LIBFUZZER)
 	@BUILD=$(BUILD) BENCH=$(BENCH) tests/bench/run
 
 # ASan's default 256 MiB quarantine of freed blocks would count against an
@@ -101,7 +195,7 @@ sanitize:
 	ASAN_OPTIONS=quarantine_size_mb=16 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	$(MAKE) BUILD=$(BUILD)/san SAN=1 test
+	$(MAKE) BUILD=$(BUILD)/san PROGRAMS=$(PROGRAMS) SAN=1 test
 
 # libFuzzer over the ELF loader, seeded with the example guests; bounded.
 FUZZ_SECONDS ?= 60

@@ -17,9 +17,13 @@
 #include "../runner/units.h"
 #include "check.h"
 #include "fetchopt.h"
+#include "fuzz.h"
 #include "jobspec.h"
 #include "batch.h"
 #include "report.h"
+#include "queue_cmd.h"
+#include "serve.h"
+#include "worker.h"
 #include "tincan.h"
 
 static const char usage_text[] =
@@ -27,8 +31,19 @@ static const char usage_text[] =
     "       tincan run [options] --hex 'e6 10 f4' | --b64 '5hD0'\n"
     "       tincan check [-j N] [--junit FILE] [--tap] [--update] DIR\n"
     "       tincan batch [-j N] [-o RESULTS.jsonl] [--ordered] [--resume]\n"
-    "                    [--progress] JOBS.jsonl|-   (see tincan batch "
+    "                    [--progress] [--allow-paths DIR] "
+    "[--allow-urls[=HOSTS]]\n"
+    "                    JOBS.jsonl|-   (see tincan batch --help)\n"
+    "       tincan fuzz [--corpus DIR] [--crashes DIR] [--execs N] [-j N]\n"
+    "                   [--to-check DIR] GUEST   (see tincan fuzz --help)\n"
+    "       tincan serve [--listen HOST:PORT|unix:PATH] [--tokens FILE] [-j "
+    "N]\n"
+    "                    ...                         (see tincan serve "
     "--help)\n"
+    "       tincan worker --redis URL [-j N] [--name NAME] ...\n"
+    "                    (see tincan worker --help)\n"
+    "       tincan queue --redis URL status | dead | requeue ID\n"
+    "                    (see tincan queue --help)\n"
     "       tincan --version | --help\n"
     "\n"
     "Runs x86-64 machine code (a flat binary loaded at 0x10000, or a static\n"
@@ -53,18 +68,57 @@ static const char usage_text[] =
     "                     auto (default: kvm when /dev/kvm works, else emu)\n"
     "  --max-insns N      emu only: end with insn_limit after N guest\n"
     "                     instructions (deterministic, unlike --timeout)\n"
+    "  --max-stderr SIZE  stderr kept before output_limit (default 64K)\n"
+    "  --abi ABI          tincan (an SDK guest), linux (a static Linux\n"
+    "                     executable) or auto (default: tincan for a flat\n"
+    "                     binary or an ELF with tincan's note, else linux)\n"
+    "Linux programs (see the README, \"Running ordinary programs\"):\n"
+    "  --arg ARG          append ARG to argv (repeatable); argv[0] is FILE's\n"
+    "                     name\n"
+    "  --env KEY=VALUE    add to the environment (repeatable); nothing comes\n"
+    "                     from tincan's own environment\n"
+    "  --seed N           AT_RANDOM and getrandom's stream (default 0)\n"
+    "  --strict-syscalls  end with unsupported_syscall at the first system\n"
+    "                     call tincan lacks (default: it returns -ENOSYS)\n"
     "  --json             print one JSON object with the full result\n"
     "  -h, --help         this text\n"
     "\n" FETCHOPT_USAGE "\n"
     "exit status:\n"
     "  ok                 the guest's exit code (low 8 bits); HLT gives 0\n"
-    "  insn_limit 116\n"
+    "  insn_limit 116     unsupported_syscall 115   deadlock 114\n"
+    "  signal             128 + the signal's number (abort(): 134)\n"
     "  output_limit 117   fault 118   unhandled_io 119   mmio 120\n"
     "  shutdown 121       sandbox_violation 122   internal_error 123\n"
     "  timeout 124        bad usage or input (a failed fetch or a digest\n"
     "                     mismatch too), or --backend kvm without KVM: 125\n"
     "In plain mode a job that did not end ok prints one status line to\n"
     "stderr: 'tincan: STATUS: what happened'.\n";
+
+/* The version, and what this host gives every job: cgroups, and each
+ * backend's isolation (the zygotes start for it). */
+static int print_version(void)
+{
+    static const struct {
+        enum tc_backend b;
+        const char *name;
+    } backends[] = {{TC_BACKEND_KVM, "kvm"}, {TC_BACKEND_EMU, "emu"}};
+    char buf[2048];
+
+    tc_cgroup_info(buf, sizeof(buf));
+    printf("tincan %s (guest ABI %u)\n%s\n", TINCAN_VERSION, tc_abi_version(),
+           buf);
+    printf("kvm: %s; auto runs jobs on %s\n", tc_kvm_kind(),
+           tc_kvm_usable() ? "KVM" : "the emulator");
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+        if (backends[i].b == TC_BACKEND_KVM && !report_kvm_runs())
+            continue;
+        int rc = tc_isolation_info(backends[i].b, buf, sizeof(buf));
+        for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+            printf("%s jobs: %s%s\n", backends[i].name,
+                   rc ? "cannot start: " : "", line);
+    }
+    return 0;
+}
 
 static int print_json(const struct tc_result *r)
 {
@@ -86,6 +140,12 @@ static int print_json(const struct tc_result *r)
 
 static int print_plain(const struct tc_result *r)
 {
+    /* stderr first: a status line then follows the guest's own. */
+    if (r->err_len && (fwrite(r->err, 1, r->err_len, stderr) != r->err_len ||
+                       fflush(stderr) != 0)) {
+        fputs("tincan: cannot write the guest's stderr\n", stderr);
+        return REPORT_EXIT_INTERNAL_ERROR;
+    }
     if (r->output_len &&
         fwrite(r->output, 1, r->output_len, stdout) != r->output_len) {
         fputs("tincan: cannot write the output to stdout\n", stderr);
@@ -112,8 +172,26 @@ enum {
     OPT_B64,
     OPT_SHA256,
     OPT_BACKEND,
-    OPT_MAX_INSNS
+    OPT_MAX_INSNS,
+    OPT_MAX_STDERR,
+    OPT_ABI,
+    OPT_ARG,
+    OPT_ENV,
+    OPT_SEED,
+    OPT_STRICT
 };
+
+/* Append s to a growing array of strings (argv or env). */
+static int push_arg(const char ***list, size_t *n, const char *s)
+{
+    const char **l = realloc((void *)*list, (*n + 1) * sizeof(*l));
+
+    if (!l)
+        return -ENOMEM;
+    l[(*n)++] = s;
+    *list = l;
+    return 0;
+}
 
 /* FILE, "-" or a URL, as the source it names. */
 static struct tc_source source_of(const char *arg)
@@ -125,8 +203,8 @@ static struct tc_source source_of(const char *arg)
     return src;
 }
 
-/* A positive decimal count. */
-static int parse_count(const char *s, uint64_t *out)
+/* A decimal number, 0 or more. */
+static int parse_u64(const char *s, uint64_t *out)
 {
     char *end;
 
@@ -134,10 +212,18 @@ static int parse_count(const char *s, uint64_t *out)
         return -EINVAL;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v == 0)
+    if (errno || *end)
         return -EINVAL;
     *out = v;
     return 0;
+}
+
+/* A positive decimal count. */
+static int parse_count(const char *s, uint64_t *out)
+{
+    int rc = parse_u64(s, out);
+
+    return rc ? rc : *out == 0 ? -EINVAL : 0;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -155,6 +241,12 @@ static int cmd_run(int argc, char **argv)
         FETCHOPT_LONG_OPTIONS,
         {"backend", required_argument, NULL, OPT_BACKEND},
         {"max-insns", required_argument, NULL, OPT_MAX_INSNS},
+        {"max-stderr", required_argument, NULL, OPT_MAX_STDERR},
+        {"abi", required_argument, NULL, OPT_ABI},
+        {"arg", required_argument, NULL, OPT_ARG},
+        {"env", required_argument, NULL, OPT_ENV},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"strict-syscalls", no_argument, NULL, OPT_STRICT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -169,6 +261,9 @@ static int cmd_run(int argc, char **argv)
     const struct tc_fetch_options *fetch = &fo.fetch;
     struct tc_job job;
     struct tc_result res;
+    const char **args = NULL, **env = NULL;
+    size_t nargs = 0, nenv = 0;
+    char name[256]; /* argv[0] */
 
     tc_job_init(&job);
     fetchopt_init(&fo);
@@ -238,6 +333,37 @@ static int cmd_run(int argc, char **argv)
             if (jobspec_backend_named(optarg, &job.backend) != 0)
                 return report_usage_error("--backend %s: use kvm, emu or auto",
                                           optarg);
+            break;
+        case OPT_MAX_STDERR:
+            if (units_parse_size(optarg, &job.max_stderr, err, sizeof(err)))
+                return report_usage_error("--max-stderr: %s", err);
+            if (job.max_stderr > TC_MAX_MAX_OUTPUT)
+                return report_usage_error("--max-stderr %s is over 1G", optarg);
+            break;
+        case OPT_ABI:
+            if (jobspec_abi_named(optarg, &job.abi) != 0)
+                return report_usage_error("--abi %s: use tincan, linux or auto",
+                                          optarg);
+            break;
+        case OPT_ARG:
+            if (push_arg(&args, &nargs, optarg))
+                return report_usage_error("--arg: %s", strerror(ENOMEM));
+            break;
+        case OPT_ENV:
+            if (!strchr(optarg, '=') || optarg[0] == '=')
+                return report_usage_error("--env '%.80s' is not KEY=VALUE",
+                                          optarg);
+            if (push_arg(&env, &nenv, optarg))
+                return report_usage_error("--env: %s", strerror(ENOMEM));
+            break;
+        case OPT_SEED:
+            if (*optarg < '0' || *optarg > '9' ||
+                parse_u64(optarg, &job.seed) != 0)
+                return report_usage_error(
+                    "--seed %s: give a whole number, 0 or more", optarg);
+            break;
+        case OPT_STRICT:
+            job.strict_syscalls = 1;
             break;
         case OPT_MAX_INSNS:
             if (parse_count(optarg, &job.max_insns) != 0)
@@ -311,10 +437,11 @@ static int cmd_run(int argc, char **argv)
     job.code_len = code_len;
     job.input = input;
     job.input_len = input_len;
-    if (job.backend == TC_BACKEND_AUTO && !json && !tc_kvm_usable())
-        fputs("tincan: KVM is not usable here; running on the emulator "
-              "(--backend emu)\n",
-              stderr);
+    job.name = jobspec_program_name(&code_src, name, sizeof(name));
+    job.args = args;
+    job.nargs = nargs;
+    job.env = env;
+    job.nenv = nenv;
     if (job.max_insns && job.backend == TC_BACKEND_KVM) {
         rc = report_usage_error("%s",
                                 "--max-insns needs --backend emu (or auto): "
@@ -325,11 +452,16 @@ static int cmd_run(int argc, char **argv)
         rc = report_usage_error("%s", res.message);
         goto out;
     }
+    /* Once the job ran: a refused job gets its one line alone. */
+    if (job.backend == TC_BACKEND_AUTO && !json && !tc_kvm_usable())
+        report_auto_on_emulator();
     rc = json ? print_json(&res) : print_plain(&res);
 out:
     tc_result_free(&res);
     free(code);
     free(input);
+    free((void *)args);
+    free((void *)env);
     return rc;
 }
 
@@ -343,19 +475,22 @@ int main(int argc, char **argv)
         fputs(usage_text, stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "--version")) {
-        char cg[512];
-        tc_cgroup_info(cg, sizeof(cg));
-        printf("tincan %s (guest ABI %u)\n%s\n", TINCAN_VERSION,
-               tc_abi_version(), cg);
-        return 0;
-    }
+    if (!strcmp(argv[1], "--version"))
+        return print_version();
     if (!strcmp(argv[1], "run"))
         return cmd_run(argc - 1, argv + 1);
     if (!strcmp(argv[1], "check"))
         return check_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "batch"))
         return batch_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "fuzz"))
+        return fuzz_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "serve"))
+        return serve_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "worker"))
+        return worker_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "queue"))
+        return queue_main(argc - 1, argv + 1);
     return report_usage_error("unknown command '%s'; try 'tincan --help'",
                               argv[1]);
 }

@@ -1,16 +1,24 @@
 /*
  * jobspec.c - a job from a JSON object: strict field checking (each error
- * one line naming the field) and loading its code and input bytes.
+ * one line naming the field), the policy of what a job may reach on the
+ * host (host files beneath one directory, URLs from listed hosts), and
+ * loading its code and input bytes within it.
  */
 #include "jobspec.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
+#include "../runner/fsafe.h"
+#include "../runner/payload.h"
 #include "../runner/pcache.h"
 #include "../runner/units.h"
 
@@ -27,6 +35,14 @@ enum field_kind {
     F_MAX_INSNS,
     F_FORMAT,
     F_BACKEND,
+    F_MAX_STDERR,
+    F_ABI,
+    F_ARGS,
+    F_ENV,
+    F_NAME,
+    F_SEED,
+    F_STRICT,
+    F_INPUTS,
 };
 
 static const struct field {
@@ -50,6 +66,14 @@ static const struct field {
     {"max_insns", F_MAX_INSNS, 0},
     {"format", F_FORMAT, 0},
     {"backend", F_BACKEND, 0},
+    {"max_stderr", F_MAX_STDERR, 0},
+    {"abi", F_ABI, 0},
+    {"args", F_ARGS, 0},
+    {"env", F_ENV, 0},
+    {"name", F_NAME, 0},
+    {"seed", F_SEED, 0},
+    {"strict_syscalls", F_STRICT, 0},
+    {"inputs", F_INPUTS, 0},
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -73,10 +97,26 @@ void jobspec_init(struct jobspec *js)
     tc_job_init(&js->job);
 }
 
+static void free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
 void jobspec_free(struct jobspec *js)
 {
+    for (size_t i = 0; i < js->n_inputs; i++) {
+        free(js->inputs[i].owned[0]);
+        free(js->inputs[i].owned[1]);
+        free(js->inputs[i].bytes);
+    }
+    free(js->inputs);
     for (size_t i = 0; i < sizeof(js->owned) / sizeof(js->owned[0]); i++)
         free(js->owned[i]);
+    free_strings(js->args, js->job.nargs);
+    free_strings(js->env, js->job.nenv);
+    free(js->name);
     free(js->code_bytes);
     free(js->input_bytes);
     jobspec_init(js);
@@ -232,6 +272,8 @@ static int get_size(const struct field *f, const json_t *v, uint64_t min,
 /* In enum order: TC_FORMAT_AUTO, _RAW, _ELF; TC_BACKEND_AUTO, _KVM, _EMU */
 static const char *const formats[] = {"auto", "raw", "elf", NULL};
 static const char *const backends[] = {"auto", "kvm", "emu", NULL};
+/* TC_ABI_AUTO, _TINCAN, _LINUX */
+static const char *const abis[] = {"auto", "tincan", "linux", NULL};
 
 /* The index of name in names[] (NULL-terminated), or -1. */
 static int name_index(const char *const *names, const char *name)
@@ -267,6 +309,38 @@ int jobspec_backend_named(const char *name, enum tc_backend *out)
     return 0;
 }
 
+const char *jobspec_program_name(const struct tc_source *src, char *buf,
+                                 size_t len)
+{
+    const char *t = src->text, *slash, *end;
+    size_t n;
+
+    if ((src->kind != TC_SOURCE_PATH && src->kind != TC_SOURCE_URL) ||
+        !strcmp(t, "-"))
+        return NULL;
+    end = t + strcspn(t, src->kind == TC_SOURCE_URL ? "?#" : "");
+    while (end > t && end[-1] == '/')
+        end--;
+    for (slash = end; slash > t && slash[-1] != '/'; slash--)
+        ;
+    n = (size_t)(end - slash);
+    if (n == 0 || n >= len)
+        return NULL;
+    memcpy(buf, slash, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+int jobspec_abi_named(const char *name, enum tc_abi *out)
+{
+    int i = name_index(abis, name);
+
+    if (i < 0)
+        return -EINVAL;
+    *out = (enum tc_abi)i;
+    return 0;
+}
+
 int jobspec_format_named(const char *name, enum tc_format *out)
 {
     int i = name_index(formats, name);
@@ -274,6 +348,156 @@ int jobspec_format_named(const char *name, enum tc_format *out)
     if (i < 0)
         return -EINVAL;
     *out = (enum tc_format)i;
+    return 0;
+}
+
+/* An array of strings (no NUL inside) into *out; env entries must be
+ * KEY=VALUE. */
+static int get_strings(const struct field *f, const json_t *v, int env,
+                       char ***out, size_t *n, char *err, size_t errlen)
+{
+    size_t count, i;
+    json_t *e;
+
+    if (!json_is_array(v))
+        return fail(err, errlen, "\"%s\" must be an array of strings, not %s",
+                    f->name, type_name(v));
+    if (*out)
+        return fail(err, errlen, "\"%s\" is given twice", f->name);
+    count = json_array_size(v);
+    *out = calloc(count + 1, sizeof(char *));
+    if (!*out) {
+        snprintf(err, errlen, "\"%s\": %s", f->name, strerror(ENOMEM));
+        return -ENOMEM;
+    }
+    json_array_foreach((json_t *)v, i, e)
+    {
+        const char *s;
+        if (!json_is_string(e))
+            return fail(err, errlen, "\"%s\"[%zu] must be a string, not %s",
+                        f->name, i, type_name(e));
+        s = json_string_value(e);
+        if (strlen(s) != json_string_length(e))
+            return fail(err, errlen,
+                        "\"%s\"[%zu] holds a NUL character, which a C "
+                        "string cannot",
+                        f->name, i);
+        if (env && (!strchr(s, '=') || s[0] == '='))
+            return fail(err, errlen, "\"%s\"[%zu] \"%.40s\" is not KEY=VALUE",
+                        f->name, i, s);
+        (*out)[i] = strdup(s);
+        if (!(*out)[i]) {
+            snprintf(err, errlen, "\"%s\": %s", f->name, strerror(ENOMEM));
+            return -ENOMEM;
+        }
+        *n = i + 1;
+    }
+    return 0;
+}
+
+/* A copy of v's string (checked to be one) into *slot. */
+static int dup_string(const char *field, const json_t *v, char **slot,
+                      char *err, size_t errlen)
+{
+    if (!json_is_string(v))
+        return fail(err, errlen, "\"%s\" must be a string, not %s", field,
+                    type_name(v));
+    *slot = strdup(json_string_value(v));
+    if (!*slot) {
+        snprintf(err, errlen, "\"%s\": %s", field, strerror(ENOMEM));
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* One element of "inputs": exactly one input field, and input_sha256. */
+static int set_one_input(struct jobspec *js, struct jobspec_input *in,
+                         const json_t *obj, char *err, size_t errlen)
+{
+    uint8_t digest[PCACHE_DIGEST_LEN];
+    const char *key;
+    json_t *v;
+    int rc;
+
+    if (!json_is_object(obj))
+        return fail(err, errlen, "\"%s\" must be an object, not %s",
+                    js->err_field, type_name(obj));
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        const struct field *f = find_field(key);
+        size_t at = strlen(js->err_field);
+
+        snprintf(js->err_field + at, sizeof(js->err_field) - at, ".%.24s", key);
+        if (!f || (f->kind != F_INPUT && f->kind != F_INPUT_SHA256))
+            return fail(err, errlen,
+                        "unknown field \"%s\"; an element of \"inputs\" has "
+                        "one of input_hex, input_b64, input_path or input_url "
+                        "(+ input_sha256)",
+                        js->err_field);
+        if (f->kind == F_INPUT && in->field)
+            return fail(err, errlen,
+                        "\"%s\": a second input beside \"%s\"; give one "
+                        "per element",
+                        js->err_field, in->field);
+        rc = dup_string(js->err_field, v,
+                        &in->owned[f->kind == F_INPUT ? 0 : 1], err, errlen);
+        if (rc)
+            return rc;
+        if (f->kind == F_INPUT_SHA256) {
+            if (pcache_parse_digest(in->owned[1], digest))
+                return fail(err, errlen,
+                            "\"%s\" '%.80s' is not a SHA-256 digest; give "
+                            "its 64 hex digits (sha256sum prints them)",
+                            js->err_field, in->owned[1]);
+            in->src.sha256 = in->owned[1];
+        } else {
+            if (f->source == TC_SOURCE_PATH &&
+                (!in->owned[0][0] || !strcmp(in->owned[0], "-")))
+                return fail(err, errlen, "\"%s\": name a file", js->err_field);
+            in->src.kind = f->source;
+            in->src.text = in->owned[0];
+            in->field = f->name;
+        }
+        js->err_field[at] = '\0';
+    }
+    if (!in->field)
+        return fail(err, errlen,
+                    "\"%s\" has no input: give one of \"input_hex\", "
+                    "\"input_b64\", \"input_path\" or \"input_url\"",
+                    js->err_field);
+    return 0;
+}
+
+/* "inputs": an array of 1..JOBSPEC_MAX_INPUTS input objects. */
+static int set_inputs(struct jobspec *js, const json_t *v, char *err,
+                      size_t errlen)
+{
+    size_t n;
+    int rc;
+
+    if (!json_is_array(v))
+        return fail(err, errlen,
+                    "\"inputs\" must be an array of input objects, not %s",
+                    type_name(v));
+    n = json_array_size(v);
+    if (n == 0 || n > JOBSPEC_MAX_INPUTS)
+        return fail(err, errlen,
+                    "\"inputs\" has %zu elements; give 1 to %d (or one input "
+                    "field instead)",
+                    n, JOBSPEC_MAX_INPUTS);
+    js->inputs = calloc(n, sizeof(*js->inputs));
+    if (!js->inputs) {
+        snprintf(err, errlen, "\"inputs\": %s", strerror(ENOMEM));
+        return -ENOMEM;
+    }
+    js->n_inputs = n;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(js->err_field, sizeof(js->err_field), "inputs[%zu]", i);
+        rc = set_one_input(js, &js->inputs[i], json_array_get(v, i), err,
+                           errlen);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 
@@ -316,6 +540,49 @@ static int set_field(struct jobspec *js, const struct field *f, const json_t *v,
                         err, errlen);
         job->backend = (enum tc_backend)choice;
         return rc;
+    case F_MAX_STDERR:
+        return get_size(f, v, 0, TC_MAX_MAX_OUTPUT, "0 to 1G", &job->max_stderr,
+                        err, errlen);
+    case F_ABI:
+        rc = get_choice(f, v, abis, "\"tincan\", \"linux\" or \"auto\"",
+                        &choice, err, errlen);
+        job->abi = (enum tc_abi)choice;
+        return rc;
+    case F_ARGS:
+        rc = get_strings(f, v, 0, &js->args, &job->nargs, err, errlen);
+        job->args = (const char *const *)js->args;
+        return rc;
+    case F_ENV:
+        rc = get_strings(f, v, 1, &js->env, &job->nenv, err, errlen);
+        job->env = (const char *const *)js->env;
+        return rc;
+    case F_NAME:
+        if (!json_is_string(v))
+            return fail(err, errlen, "\"%s\" must be a string, not %s", f->name,
+                        type_name(v));
+        if (!json_string_value(v)[0] || strchr(json_string_value(v), '/'))
+            return fail(err, errlen,
+                        "\"%s\" \"%.40s\" must be a file name without '/'",
+                        f->name, json_string_value(v));
+        free(js->name);
+        js->name = strdup(json_string_value(v));
+        if (!js->name) {
+            snprintf(err, errlen, "\"%s\": %s", f->name, strerror(ENOMEM));
+            return -ENOMEM;
+        }
+        job->name = js->name;
+        return 0;
+    case F_SEED:
+        return get_integer(f, v, 0, INT64_MAX, "0 or more", &job->seed, err,
+                           errlen);
+    case F_STRICT:
+        if (!json_is_boolean(v))
+            return fail(err, errlen, "\"%s\" must be true or false, not %s",
+                        f->name, type_name(v));
+        job->strict_syscalls = json_is_true(v);
+        return 0;
+    case F_INPUTS:
+        return set_inputs(js, v, err, errlen);
     }
     return fail(err, errlen, "\"%s\": unhandled field", f->name);
 }
@@ -336,66 +603,336 @@ int jobspec_parse(const json_t *obj, const char *const *extra_keys,
 
         if (is_extra(key, extra_keys))
             continue;
+        snprintf(js->err_field, sizeof(js->err_field), "%.*s",
+                 (int)sizeof(js->err_field) - 1, key);
         if (!f)
             return fail(err, errlen,
                         "unknown field \"%.60s\"; a job has code_hex, "
                         "code_b64, path or url (+ sha256), input_hex, "
                         "input_b64, input_path or input_url (+ input_sha256), "
                         "timeout_ms, mem, max_output, max_insns, format, "
-                        "backend",
+                        "backend, max_stderr, abi, args, env, name, seed, "
+                        "strict_syscalls, inputs",
                         key);
+        if (f->kind == F_INPUTS && js->inputs)
+            return fail(err, errlen, "%s", "\"inputs\" given twice");
         rc = set_field(js, f, v, err, errlen);
         if (rc)
             return rc;
+    }
+    js->err_field[0] = '\0';
+    if (js->inputs && (js->has_input || js->input.sha256)) {
+        snprintf(js->err_field, sizeof(js->err_field), "inputs");
+        return fail(err, errlen,
+                    "\"inputs\" beside \"%s\": give the inputs as "
+                    "\"inputs\" or one input field, not both",
+                    js->has_input ? js->input_field : "input_sha256");
     }
     if (!js->code_field)
         return fail(err, errlen, "%s",
                     "no code: give one of \"code_hex\", \"code_b64\", "
                     "\"path\" or \"url\"");
-    if (js->input.sha256 && !js->has_input)
+    if (js->input.sha256 && !js->has_input) {
+        snprintf(js->err_field, sizeof(js->err_field), "input_sha256");
         return fail(err, errlen, "%s",
                     "\"input_sha256\" without an input: give \"input_hex\", "
                     "\"input_b64\", \"input_path\" or \"input_url\" too");
-    if (js->job.max_insns && js->job.backend == TC_BACKEND_KVM)
+    }
+    if (js->job.max_insns && js->job.backend == TC_BACKEND_KVM) {
+        snprintf(js->err_field, sizeof(js->err_field), "max_insns");
         return fail(err, errlen, "%s",
                     "\"max_insns\" needs \"backend\": \"emu\" (or \"auto\"): "
                     "KVM cannot count instructions");
+    }
     return 0;
 }
 
-/* src's bytes; a relative path is taken from base_dir. */
-static int load_one(const struct tc_source *src, const char *field,
-                    const struct tc_fetch_options *fetch, const char *base_dir,
-                    void **out, size_t *len, char *err, size_t errlen)
+/* ---- the policy --------------------------------------------------------- */
+
+#define PATHS_FLAG "--allow-paths DIR"
+#define URLS_FLAG  "--allow-urls"
+
+void jobspec_policy_init(struct jobspec_policy *p)
 {
-    struct tc_source s = *src;
-    char path[PATH_MAX], why[512];
+    memset(p, 0, sizeof(*p));
+    p->paths_fd = -1;
+}
+
+static void free_hosts(char **hosts)
+{
+    for (char **h = hosts; h && *h; h++)
+        free(*h);
+    free(hosts);
+}
+
+void jobspec_policy_free(struct jobspec_policy *p)
+{
+    if (p->paths_fd >= 0)
+        close(p->paths_fd);
+    free(p->paths_dir);
+    free(p->paths_real);
+    free_hosts(p->url_hosts);
+    jobspec_policy_init(p);
+}
+
+int jobspec_policy_allow_paths(struct jobspec_policy *p, const char *dir,
+                               unsigned flags, char *err, size_t errlen)
+{
+    struct jobspec_policy n;
     int rc;
 
-    if (s.kind == TC_SOURCE_PATH && base_dir && s.text[0] != '/') {
-        if ((size_t)snprintf(path, sizeof(path), "%s/%s", base_dir, s.text) >=
-            sizeof(path)) {
-            snprintf(err, errlen, "\"%s\": the path is too long", field);
-            return -ENAMETOOLONG;
-        }
-        s.text = path;
+    jobspec_policy_init(&n);
+    n.paths_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (n.paths_fd < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "--allow-paths %s: %s", dir, strerror(errno));
+        return rc;
     }
-    rc = tc_load(&s, fetch, out, len, why, sizeof(why));
+    n.paths_flags = flags;
+    n.paths_dir = strdup(dir);
+    n.paths_real = realpath(dir, NULL);
+    if (!n.paths_dir || !n.paths_real) {
+        rc = errno ? -errno : -ENOMEM;
+        snprintf(err, errlen, "--allow-paths %s: %s", dir, strerror(-rc));
+        jobspec_policy_free(&n);
+        return rc;
+    }
+    if (p->paths_fd >= 0)
+        close(p->paths_fd);
+    free(p->paths_dir);
+    free(p->paths_real);
+    p->paths_fd = n.paths_fd;
+    p->paths_flags = n.paths_flags;
+    p->paths_dir = n.paths_dir;
+    p->paths_real = n.paths_real;
+    return 0;
+}
+
+/* One host of --allow-urls=: lower case, "[::1]" as "::1", no final dot. */
+static int parse_host(const char *text, size_t n, char **out, char *err,
+                      size_t errlen)
+{
+    size_t colons = 0;
+    char *h;
+
+    if (n >= 2 && text[0] == '[' && text[n - 1] == ']') {
+        text++;
+        n -= 2;
+    }
+    if (n > 1 && text[n - 1] == '.')
+        n--;
+    if (n == 0)
+        return fail(err, errlen, "%s",
+                    "--allow-urls: an empty host; give host names separated "
+                    "by commas, like --allow-urls=example.org,10.0.0.7");
+    for (size_t i = 0; i < n; i++) {
+        colons += text[i] == ':';
+        if (text[i] == '/' || text[i] == '@' || isspace((unsigned char)text[i]))
+            return fail(err, errlen,
+                        "--allow-urls: '%.*s' is not a host name; give hosts, "
+                        "not URLs (example.org, not https://example.org/)",
+                        (int)n, text);
+    }
+    if (colons == 1) /* IPv6 addresses have two or more */
+        return fail(err, errlen,
+                    "--allow-urls: '%.*s' has a port; give the host alone "
+                    "(any port of an allowed host is allowed)",
+                    (int)n, text);
+    h = strndup(text, n);
+    if (!h)
+        return fail(err, errlen, "%s", "--allow-urls: out of memory");
+    for (char *c = h; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    *out = h;
+    return 0;
+}
+
+int jobspec_policy_allow_urls(struct jobspec_policy *p, const char *hosts,
+                              char *err, size_t errlen)
+{
+    char **list = NULL;
+    size_t n = 1;
+    int rc;
+
+    if (hosts && hosts[0]) {
+        for (const char *c = hosts; *c; c++)
+            n += *c == ',';
+        list = calloc(n + 1, sizeof(*list));
+        if (!list)
+            return fail(err, errlen, "%s", "--allow-urls: out of memory");
+        for (size_t i = 0; i < n; i++) {
+            const char *end = strchr(hosts, ',');
+            size_t len = end ? (size_t)(end - hosts) : strlen(hosts);
+
+            rc = parse_host(hosts, len, &list[i], err, errlen);
+            if (rc) {
+                free_hosts(list);
+                return rc;
+            }
+            hosts += len + (end ? 1 : 0);
+        }
+    }
+    free_hosts(p->url_hosts);
+    p->url_hosts = list;
+    p->urls = 1;
+    return 0;
+}
+
+int jobspec_policy_apply(struct jobspec_policy *p, int c, const char *arg,
+                         char *err, size_t errlen)
+{
+    int rc;
+
+    switch (c) {
+    case JOBSPEC_OPT_ALLOW_PATHS:
+        rc = jobspec_policy_allow_paths(p, arg, 0, err, errlen);
+        return rc ? rc : 1;
+    case JOBSPEC_OPT_ALLOW_URLS:
+        rc = jobspec_policy_allow_urls(p, arg, err, errlen);
+        return rc ? rc : 1;
+    default:
+        return 0;
+    }
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+/*
+ * path as policy resolves it: relative to the directory, or an absolute
+ * path inside it made relative. NULL when it is absolute and elsewhere.
+ */
+static const char *beneath(const struct jobspec_policy *pol, const char *path)
+{
+    size_t n;
+
+    if (path[0] != '/')
+        return path;
+    if (pol->paths_flags & JOBSPEC_PATHS_STRICT)
+        return NULL;
+    n = strlen(pol->paths_real);
+    if (!strcmp(pol->paths_real, "/"))
+        return path + 1;
+    if (strncmp(path, pol->paths_real, n) || (path[n] && path[n] != '/'))
+        return NULL;
+    path += n;
+    while (*path == '/')
+        path++;
+    return path[0] ? path : ".";
+}
+
+/* A host file's bytes, confined beneath the policy's directory and no
+ * more than max of them. */
+static int load_path(const struct tc_source *src, const char *field,
+                     const struct jobspec_policy *pol, size_t max, void **out,
+                     size_t *len, char *err, size_t errlen)
+{
+    char shown[PATH_MAX], why[256];
+    const char *rel;
+    uint8_t *bytes = NULL;
+    int fd, rc;
+
+    if (!pol || pol->paths_fd < 0)
+        return fail(err, errlen,
+                    "\"%s\": host files are refused in a job description; "
+                    "allow those beneath a directory with " PATHS_FLAG,
+                    field);
+    rel = beneath(pol, src->text);
+    if (src->text[0] == '/')
+        snprintf(shown, sizeof(shown), "%s", src->text);
+    else
+        snprintf(shown, sizeof(shown), "%s/%s", pol->paths_dir, src->text);
+    rc = rel ? fsafe_open_beneath(pol->paths_fd, rel,
+                                  pol->paths_flags & JOBSPEC_PATHS_STRICT
+                                      ? FSAFE_NO_SYMLINKS
+                                      : 0,
+                                  &fd, why, sizeof(why))
+             : -EXDEV;
+    if (rc == -EXDEV) {
+        snprintf(err, errlen,
+                 "\"%s\": %.200s is not beneath %.200s (" PATHS_FLAG
+                 "); name a file inside it",
+                 field, src->text, pol->paths_dir);
+        return rc;
+    }
+    if (rc) {
+        snprintf(err, errlen, "\"%s\": cannot open %s: %s", field, shown, why);
+        return rc;
+    }
+    rc = fsafe_read_max(fd, max, &bytes, len);
+    close(fd);
+    if (rc == -EFBIG)
+        snprintf(err, errlen,
+                 "\"%s\": %s is larger than the %zu bytes of guest memory "
+                 "the job has (\"mem\")",
+                 field, shown, max);
+    else if (rc)
+        snprintf(err, errlen, "\"%s\": cannot read %s: %s", field, shown,
+                 strerror(-rc));
+    if (rc == 0 && src->sha256 &&
+        (rc = payload_check_pin(src->sha256, bytes, *len, why, sizeof(why))))
+        snprintf(err, errlen, "\"%s\": %s", field, why);
+    if (rc) {
+        free(bytes);
+        *len = 0;
+        return rc;
+    }
+    *out = bytes;
+    return 0;
+}
+
+/* src's bytes, as far as the policy allows. */
+static int load_one(const struct tc_source *src, const char *field,
+                    const struct tc_fetch_options *fetch,
+                    const struct jobspec_policy *pol, size_t max, void **out,
+                    size_t *len, char *err, size_t errlen)
+{
+    struct tc_fetch_options f;
+    char why[512];
+    int rc;
+
+    *out = NULL;
+    *len = 0;
+    if (src->kind == TC_SOURCE_PATH)
+        return load_path(src, field, pol, max, out, len, err, errlen);
+    if (fetch)
+        f = *fetch;
+    else
+        tc_fetch_options_init(&f);
+    if (src->kind == TC_SOURCE_URL) {
+        if (!pol || !pol->urls)
+            return fail(err, errlen,
+                        "\"%s\": URLs are refused in a job description; "
+                        "allow fetching with " URLS_FLAG " (or " URLS_FLAG
+                        "=HOST,... for some hosts)",
+                        field);
+        if (!strncasecmp(src->text, "file:", strlen("file:")))
+            return fail(
+                err, errlen,
+                "\"%s\": file:// URLs are refused in a job "
+                "description; name the file with \"%s\" and " PATHS_FLAG,
+                field, strcmp(field, "url") ? "input_path" : "path");
+        f.allow_file_urls = 0;
+        if (pol->url_hosts)
+            f.allow_hosts = (const char *const *)pol->url_hosts;
+    }
+    rc = tc_load(src, &f, out, len, why, sizeof(why));
     if (rc)
         snprintf(err, errlen, "\"%s\": %s", field, why);
     return rc;
 }
 
 int jobspec_load(struct jobspec *js, const struct tc_fetch_options *fetch,
-                 const char *base_dir, char *err, size_t errlen)
+                 const struct jobspec_policy *policy, char *err, size_t errlen)
 {
-    size_t len = 0;
+    size_t len = 0, max = (size_t)js->job.mem_size;
     int rc;
 
+    js->err_field[0] = '\0';
     if (!js->code_field)
         return fail(err, errlen, "%s", "no code to load");
-    rc = load_one(&js->code, js->code_field, fetch, base_dir, &js->code_bytes,
-                  &len, err, errlen);
+    snprintf(js->err_field, sizeof(js->err_field), "%s", js->code_field);
+    rc = load_one(&js->code, js->code_field, fetch, policy, max,
+                  &js->code_bytes, &len, err, errlen);
     if (rc)
         return rc;
     if (len == 0)
@@ -405,13 +942,32 @@ int jobspec_load(struct jobspec *js, const struct tc_fetch_options *fetch,
                     js->code_field);
     js->job.code = js->code_bytes;
     js->job.code_len = len;
-    if (!js->has_input)
-        return 0;
-    rc = load_one(&js->input, js->input_field, fetch, base_dir,
-                  &js->input_bytes, &len, err, errlen);
-    if (rc)
-        return rc;
-    js->job.input = js->input_bytes;
-    js->job.input_len = len;
+    if (!js->name) {
+        char name[256];
+        if (jobspec_program_name(&js->code, name, sizeof(name))) {
+            js->name = strdup(name);
+            js->job.name = js->name;
+        }
+    }
+    for (size_t i = 0; i < js->n_inputs; i++) {
+        struct jobspec_input *in = &js->inputs[i];
+
+        snprintf(js->err_field, sizeof(js->err_field), "inputs[%zu].%s", i,
+                 in->field);
+        rc = load_one(&in->src, js->err_field, fetch, policy, max, &in->bytes,
+                      &in->len, err, errlen);
+        if (rc)
+            return rc;
+    }
+    if (js->has_input) {
+        snprintf(js->err_field, sizeof(js->err_field), "%s", js->input_field);
+        rc = load_one(&js->input, js->input_field, fetch, policy, max,
+                      &js->input_bytes, &len, err, errlen);
+        if (rc)
+            return rc;
+        js->job.input = js->input_bytes;
+        js->job.input_len = len;
+    }
+    js->err_field[0] = '\0';
     return 0;
 }

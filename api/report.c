@@ -7,8 +7,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../runner/codec.h"
+#include "../sandbox/sandbox.h"
 
 #define GUEST_EXIT_MASK 0xffu
 #define PF_VECTOR       14
@@ -25,6 +27,47 @@ int report_usage_error(const char *fmt, ...)
     return REPORT_EXIT_USAGE;
 }
 
+void report_auto_on_emulator(void)
+{
+    const char *kind = tc_kvm_kind();
+
+    if (!strcmp(kind, "none"))
+        fputs("tincan: KVM is not usable here; running on the emulator "
+              "(--backend emu)\n",
+              stderr);
+    else if (!strcmp(kind, "pvm"))
+        fputs("tincan: KVM here is kvm_pvm (no vmx/svm): auto runs on the "
+              "emulator, which starts short jobs faster and keeps the whole "
+              "ABI; --backend kvm runs on kvm_pvm (see tincan-abi(7))\n",
+              stderr);
+    else
+        fputs("tincan: KVM here is a software KVM, not hardware (no "
+              "vmx/svm), and cannot run the guest ABI; running on the "
+              "emulator (--backend emu)\n",
+              stderr);
+}
+
+int report_kvm_runs(void)
+{
+    const char *kind = tc_kvm_kind();
+
+    return !strcmp(kind, "hardware") || !strcmp(kind, "pvm");
+}
+
+int report_kvm_refused(void)
+{
+    const char *kind = tc_kvm_kind();
+
+    if (!strcmp(kind, "none"))
+        return report_usage_error(
+            "%s", "--backend kvm: KVM is not usable here (no /dev/kvm); use "
+                  "--backend emu, or the KVM lane: tests/vm/run ...");
+    return report_usage_error(
+        "%s", "--backend kvm: KVM here is a software KVM, not hardware (no "
+              "vmx/svm), and cannot run the guest ABI; use --backend emu (or "
+              "auto), or the KVM lane: tests/vm/run ...");
+}
+
 int report_exit_code(const struct tc_result *r)
 {
     static const int codes[TC_STATUS_COUNT] = {
@@ -37,10 +80,14 @@ int report_exit_code(const struct tc_result *r)
         [TC_SANDBOX_VIOLATION] = REPORT_EXIT_SANDBOX_VIOLATION,
         [TC_INTERNAL_ERROR] = REPORT_EXIT_INTERNAL_ERROR,
         [TC_INSN_LIMIT] = REPORT_EXIT_INSN_LIMIT,
+        [TC_UNSUPPORTED_SYSCALL] = REPORT_EXIT_UNSUPPORTED_SYSCALL,
+        [TC_DEADLOCK] = REPORT_EXIT_DEADLOCK,
     };
 
     if (r->status == TC_OK)
         return (int)(r->exit_code & GUEST_EXIT_MASK);
+    if (r->status == TC_SIGNAL)
+        return REPORT_EXIT_SIGNAL_BASE + r->signal;
     if ((unsigned)r->status < TC_STATUS_COUNT)
         return codes[r->status];
     return REPORT_EXIT_INTERNAL_ERROR;
@@ -109,6 +156,65 @@ static int add_details(json_t *o, const struct tc_result *r)
     }
 }
 
+/* Bytes as three fields: NAME (text, or null when not UTF-8), NAME_b64,
+ * NAME_bytes. 0, or -1 when out of memory. */
+static int add_bytes(json_t *o, const char *name, const unsigned char *p,
+                     size_t len)
+{
+    const uint8_t *bytes = p ? p : (const uint8_t *)"";
+    json_t *text = json_stringn((const char *)bytes, len);
+    char *b64 = codec_b64_encode(bytes, len), key[32];
+    int bad = !b64;
+
+    bad |= json_object_set_new(o, name, text ? text : json_null());
+    snprintf(key, sizeof(key), "%s_b64", name);
+    bad |= !b64 || json_object_set_new(o, key, json_string(b64));
+    snprintf(key, sizeof(key), "%s_bytes", name);
+    bad |= json_object_set_new(o, key, json_integer((json_int_t)len));
+    free(b64);
+    return bad ? -1 : 0;
+}
+
+/* {number, name} of a system call or a signal. */
+static json_t *numbered(int number, const char *name)
+{
+    json_t *d = json_object();
+
+    if (d) {
+        json_object_set_new(d, "number", json_integer(number));
+        json_object_set_new(d, "name", text_or_null(name));
+    }
+    return d;
+}
+
+/* What a Linux guest adds: abi, syscall counts, the first unsupported call
+ * and the signal that ended it. 0, or -1 when out of memory. */
+static int add_linux(json_t *o, const struct tc_result *r)
+{
+    char name[48], sig[24];
+    int bad = 0;
+
+    bad |= add_bytes(o, "stderr", r->err, r->err_len);
+    bad |= json_object_set_new(o, "abi", text_or_null(r->abi));
+    bad |= json_object_set_new(o, "syscalls",
+                               json_integer((json_int_t)r->syscalls));
+    bad |=
+        json_object_set_new(o, "unsupported_syscalls",
+                            json_integer((json_int_t)r->unsupported_syscalls));
+    if (r->unsupported_syscalls && r->unsupported_syscall >= 0)
+        bad |= json_object_set_new(
+            o, "unsupported_syscall",
+            numbered(
+                r->unsupported_syscall,
+                sbx_syscall_name(r->unsupported_syscall, name, sizeof(name))));
+    if (r->status == TC_SIGNAL) {
+        const char *abbrev = sigabbrev_np(r->signal);
+        snprintf(sig, sizeof(sig), "SIG%s", abbrev ? abbrev : "?");
+        bad |= json_object_set_new(o, "signal", numbered(r->signal, sig));
+    }
+    return bad ? -1 : 0;
+}
+
 json_t *report_json(const struct tc_result *r)
 {
     const uint8_t *bytes = r->output ? r->output : (const uint8_t *)"";
@@ -137,6 +243,7 @@ json_t *report_json(const struct tc_result *r)
         bad |= json_object_set_new(o, "backend", text_or_null(r->backend));
         bad |= json_object_set_new(o, "message", text_or_null(r->message));
         bad |= add_details(o, r);
+        bad |= add_linux(o, r);
     }
     free(b64);
     json_decref(text);

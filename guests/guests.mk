@@ -22,7 +22,9 @@ GUEST_HDRS := guests/sdk/tincan_abi.h guests/guest.inc
 EXAMPLE_SRCS := $(wildcard guests/examples/*.c)
 EXAMPLE_OBJS := $(EXAMPLE_SRCS:guests/examples/%.c=$(BUILD)/guests/examples/%.o)
 EXAMPLE_ELFS := $(EXAMPLE_SRCS:guests/examples/%.c=$(BUILD)/guests/%.elf)
-SDK_OBJS := $(BUILD)/guests/sdk/crt0.o $(BUILD)/guests/sdk/libtincan_guest.o
+SDK_NOTE := $(BUILD)/guests/sdk/note.o
+SDK_OBJS := $(BUILD)/guests/sdk/crt0.o $(BUILD)/guests/sdk/libtincan_guest.o \
+	$(SDK_NOTE)
 SDK_HDRS := guests/sdk/tincan_abi.h guests/sdk/tincan_guest.h
 GUEST_CFLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -static -fno-pic \
 	-fno-pie -mno-red-zone -fno-stack-protector \
@@ -40,9 +42,16 @@ $(GUEST_OBJS): $(BUILD)/guests/%.o: guests/%.S $(GUEST_HDRS) guests/guests.mk
 	@mkdir -p $(@D)
 	$(CC) -c -I guests/sdk -I guests -Wa,--fatal-warnings -o $@ $<
 
-$(GUEST_ELFS): $(BUILD)/guests/%.elf: $(BUILD)/guests/%.o
-	$(LD) -N -Ttext=$(GUEST_ENTRY) -e _start -z noexecstack \
-		--no-warn-rwx-segments --fatal-warnings -o $@ $<
+# Every guest carries tincan's ABI note (note.S): its ELF runs as a tincan
+# guest, not as a Linux program.
+$(GUEST_ELFS): $(BUILD)/guests/%.elf: $(BUILD)/guests/%.o $(SDK_NOTE) guests/sdk/guest.ld
+	$(LD) -N -T guests/sdk/guest.ld --defsym=TINCAN_ENTRY=$(GUEST_ENTRY) \
+		-z noexecstack --no-warn-rwx-segments --fatal-warnings -o $@ $< \
+		$(SDK_NOTE)
+
+$(SDK_NOTE): guests/sdk/note.S $(SDK_HDRS) guests/guests.mk
+	@mkdir -p $(@D)
+	$(CC) -c -I guests/sdk -Wa,--fatal-warnings -o $@ $<
 
 $(BUILD)/guests/sdk/crt0.o: guests/sdk/crt0.S $(SDK_HDRS) guests/guests.mk
 	@mkdir -p $(@D)
@@ -64,3 +73,30 @@ $(EXAMPLE_ELFS): $(BUILD)/guests/%.elf: $(BUILD)/guests/examples/%.o $(SDK_OBJS)
 
 $(BUILD)/guests/%.bin: $(BUILD)/guests/%.elf
 	$(OBJCOPY) -O binary $< $@
+
+# Planted-bug guests for `tincan fuzz` (issue 16): guests/fuzz/NAME.c ->
+# $(BUILD)/guests/fuzz/NAME.elf and .bin, and NAME_fixed.elf and .bin from
+# the same source with -DTINCAN_FUZZ_FIXED (the bug mended), with which the
+# tests prove that the cases `tincan fuzz --to-check` writes then fail.
+FUZZ_GUEST_SRCS := $(wildcard guests/fuzz/*.c)
+FUZZ_GUEST_NAMES := $(FUZZ_GUEST_SRCS:guests/fuzz/%.c=%)
+FUZZ_GUEST_ELFS := $(FUZZ_GUEST_NAMES:%=$(BUILD)/guests/fuzz/%.elf) \
+	$(FUZZ_GUEST_NAMES:%=$(BUILD)/guests/fuzz/%_fixed.elf)
+FUZZ_GUEST_OBJS := $(FUZZ_GUEST_ELFS:.elf=.o)
+FUZZ_GUEST_HDRS := $(SDK_HDRS) $(wildcard guests/fuzz/*.h) guests/guests.mk
+
+guests: $(FUZZ_GUEST_ELFS) $(FUZZ_GUEST_ELFS:.elf=.bin)
+.SECONDARY: $(FUZZ_GUEST_OBJS)
+
+$(BUILD)/guests/fuzz/%_fixed.o: guests/fuzz/%.c $(FUZZ_GUEST_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) -DTINCAN_FUZZ_FIXED -c -o $@ $<
+
+$(BUILD)/guests/fuzz/%.o: guests/fuzz/%.c $(FUZZ_GUEST_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) -c -o $@ $<
+
+$(BUILD)/guests/fuzz/%.elf: $(BUILD)/guests/fuzz/%.o $(SDK_OBJS) guests/sdk/guest.ld
+	$(LD) -T guests/sdk/guest.ld --defsym=TINCAN_ENTRY=$(GUEST_ENTRY) \
+		-static -z noexecstack --no-warn-rwx-segments --fatal-warnings \
+		-o $@ $(SDK_OBJS) $< $(LIBGCC)

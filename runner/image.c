@@ -29,10 +29,28 @@ static int refuse(char *err, size_t errlen, const char *fmt, ...)
     return -EINVAL;
 }
 
-/* Where loaded bytes may go: above tincan's tables, below the stack. */
+uint64_t image_sdk_guard(uint64_t mem_size)
+{
+    uint64_t stack =
+        mem_size / 4 < TINCAN_STACK_MAX ? mem_size / 4 : TINCAN_STACK_MAX;
+
+    return (mem_size - stack) / PAGE * PAGE - TINCAN_GUARD_SIZE;
+}
+
+/* Where loaded bytes may go: above tincan's tables, below the SDK's stack
+ * guard (a Linux guest's layout is lxstart.c's, checked there). */
 static uint64_t load_end(const struct sbx_job *job)
 {
-    return job->mem_size - TINCAN_STACK_MIN;
+    if (job->abi == SBX_ABI_LINUX)
+        return job->mem_size - TINCAN_STACK_MIN;
+    return image_sdk_guard(job->mem_size);
+}
+
+/* An SDK guest's guard below its stack. */
+static void set_guard(struct sbx_job *job)
+{
+    job->guard = image_sdk_guard(job->mem_size);
+    job->guard_len = TINCAN_GUARD_SIZE;
 }
 
 static int check_mem(const struct sbx_job *job, char *err, size_t errlen)
@@ -64,12 +82,13 @@ int image_raw(struct sbx_job *job, const uint8_t *code, size_t len, char *err,
         return refuse(err, errlen,
                       "the code (%zu bytes) does not fit in %" PRIu64
                       " KiB of guest memory (at most %" PRIu64
-                      " bytes): raise --mem",
+                      " bytes below the stack): raise --mem",
                       len, job->mem_size >> 10, load_end(job) - TINCAN_ENTRY);
     job->segs[0] = (struct sbx_segment){
         .gpa = TINCAN_ENTRY, .data = code, .filesz = len, .memsz = len};
     job->nsegs = 1;
     job->entry = TINCAN_ENTRY;
+    set_guard(job);
     return 0;
 }
 
@@ -91,11 +110,6 @@ static int check_header(const Elf64_Ehdr *eh, size_t len, char *err,
     if (eh->e_machine != EM_X86_64)
         return refuse(err, errlen, "ELF: machine %u is not x86-64 (%u)",
                       eh->e_machine, EM_X86_64);
-    if (eh->e_type != ET_EXEC)
-        return refuse(err, errlen,
-                      "ELF: type %u is not a static executable (ET_EXEC); "
-                      "link with -static -no-pie",
-                      eh->e_type);
     if (eh->e_phentsize != sizeof(Elf64_Phdr))
         return refuse(err, errlen, "ELF: program header size %u, expected %zu",
                       eh->e_phentsize, sizeof(Elf64_Phdr));
@@ -109,10 +123,10 @@ static int check_header(const Elf64_Ehdr *eh, size_t len, char *err,
 }
 
 static int add_segment(struct sbx_job *job, unsigned idx, const Elf64_Phdr *ph,
-                       const uint8_t *file, size_t len, char *err,
-                       size_t errlen)
+                       uint64_t bias, const uint8_t *file, size_t len,
+                       char *err, size_t errlen)
 {
-    uint64_t lo = ph->p_vaddr, hi;
+    uint64_t lo = ph->p_vaddr + bias, hi;
 
     if (ph->p_offset > len || ph->p_filesz > len - ph->p_offset)
         return refuse(err, errlen,
@@ -124,7 +138,7 @@ static int add_segment(struct sbx_job *job, unsigned idx, const Elf64_Phdr *ph,
                       "ELF: segment %u: file size 0x%" PRIx64
                       " exceeds its memory size 0x%" PRIx64,
                       idx, (uint64_t)ph->p_filesz, (uint64_t)ph->p_memsz);
-    if (lo < TINCAN_ENTRY)
+    if (lo < bias || lo < TINCAN_ENTRY)
         return refuse(err, errlen,
                       "ELF: segment %u at 0x%" PRIx64
                       " overlaps tincan's page tables, GDT and IDT in "
@@ -158,43 +172,182 @@ static int add_segment(struct sbx_job *job, unsigned idx, const Elf64_Phdr *ph,
     return 0;
 }
 
-int image_elf(struct sbx_job *job, const uint8_t *file, size_t len, char *err,
-              size_t errlen)
+static Elf64_Phdr phdr_at(const uint8_t *file, const Elf64_Ehdr *eh, unsigned i)
 {
-    Elf64_Ehdr eh;
-    int rc = check_mem(job, err, errlen);
+    Elf64_Phdr ph;
 
-    if (rc)
-        return rc;
-    if (!image_is_elf(file, len))
-        return refuse(err, errlen, "ELF: no ELF magic at the start");
-    memcpy(&eh, file, len < sizeof(eh) ? len : sizeof(eh));
-    rc = check_header(&eh, len, err, errlen);
-    if (rc)
-        return rc;
+    memcpy(&ph, file + eh->e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+    return ph;
+}
+
+/* The PT_LOAD segments at vaddr + bias, and the entry point. */
+static int load_segments(struct sbx_job *job, const Elf64_Ehdr *eh,
+                         const uint8_t *file, size_t len, uint64_t bias,
+                         char *err, size_t errlen)
+{
+    int rc;
+
     job->nsegs = 0;
-    for (unsigned i = 0; i < eh.e_phnum; i++) {
-        Elf64_Phdr ph;
-        memcpy(&ph, file + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+    for (unsigned i = 0; i < eh->e_phnum; i++) {
+        Elf64_Phdr ph = phdr_at(file, eh, i);
         if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
             continue;
-        rc = add_segment(job, i, &ph, file, len, err, errlen);
+        rc = add_segment(job, i, &ph, bias, file, len, err, errlen);
         if (rc)
             return rc;
     }
     if (job->nsegs == 0)
         return refuse(err, errlen, "ELF: no loadable (PT_LOAD) segment");
+    uint64_t entry = eh->e_entry + bias;
     for (unsigned i = 0; i < job->nsegs; i++) {
         const struct sbx_segment *s = &job->segs[i];
-        if (s->exec && eh.e_entry >= s->gpa && eh.e_entry - s->gpa < s->memsz) {
-            job->entry = eh.e_entry;
+        if (s->exec && entry >= s->gpa && entry - s->gpa < s->memsz) {
+            job->entry = entry;
             return 0;
         }
     }
     return refuse(err, errlen,
                   "ELF: entry point 0x%" PRIx64
                   " is not inside an executable segment",
-                  (uint64_t)eh.e_entry);
+                  entry);
+}
+
+/* The notes of one PT_NOTE segment: is tincan's among them? */
+static void scan_notes(const uint8_t *p, uint64_t n, struct image_elf_info *in)
+{
+    uint64_t at = 0;
+
+    while (n - at >= 12) {
+        uint32_t w[3];
+        memcpy(w, p + at, sizeof(w));
+        uint64_t name = (w[0] + 3ULL) & ~3ULL, desc = (w[1] + 3ULL) & ~3ULL;
+        at += 12;
+        if (name > n - at || desc > n - at - name)
+            return;
+        if (w[0] == TINCAN_NOTE_NAMESZ && w[2] == TINCAN_NOTE_ABI &&
+            w[1] == 4 && memcmp(p + at, TINCAN_NOTE_NAME, w[0]) == 0) {
+            in->tincan_note = 1;
+            memcpy(&in->note_abi, p + at + name, 4);
+        }
+        at += name + desc;
+    }
+}
+
+int image_elf_info(const uint8_t *file, size_t len, struct image_elf_info *in,
+                   char *err, size_t errlen)
+{
+    Elf64_Ehdr eh;
+    int rc;
+
+    memset(in, 0, sizeof(*in));
+    if (!image_is_elf(file, len))
+        return refuse(err, errlen, "ELF: no ELF magic at the start");
+    memcpy(&eh, file, len < sizeof(eh) ? len : sizeof(eh));
+    rc = check_header(&eh, len, err, errlen);
+    if (rc)
+        return rc;
+    in->type = eh.e_type;
+    in->entry = eh.e_entry;
+    in->phnum = eh.e_phnum;
+    in->phdrs = file + eh.e_phoff;
+    in->lo = UINT64_MAX;
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph = phdr_at(file, &eh, i);
+        switch (ph.p_type) {
+        case PT_INTERP:
+            in->interp = 1;
+            break;
+        case PT_PHDR:
+            in->phdr = ph.p_vaddr;
+            break;
+        case PT_NOTE:
+            if (ph.p_offset <= len && ph.p_filesz <= len - ph.p_offset)
+                scan_notes(file + ph.p_offset, ph.p_filesz, in);
+            break;
+        case PT_LOAD:
+            if (ph.p_memsz == 0)
+                break;
+            if (ph.p_vaddr < in->lo)
+                in->lo = ph.p_vaddr;
+            if (ph.p_align > in->align)
+                in->align = ph.p_align;
+            /* The headers inside this segment's file bytes: their address
+             * when no PT_PHDR names it. */
+            if (!in->phdr_in_load && eh.e_phoff >= ph.p_offset &&
+                eh.e_phoff - ph.p_offset < ph.p_filesz &&
+                (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) <=
+                    ph.p_filesz - (eh.e_phoff - ph.p_offset)) {
+                in->phdr_in_load = ph.p_vaddr + (eh.e_phoff - ph.p_offset);
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    if (!in->phdr)
+        in->phdr = in->phdr_in_load;
+    if (in->lo == UINT64_MAX)
+        in->lo = 0;
+    return 0;
+}
+
+int image_elf(struct sbx_job *job, const uint8_t *file, size_t len, char *err,
+              size_t errlen)
+{
+    Elf64_Ehdr eh;
+    struct image_elf_info in;
+    int rc = check_mem(job, err, errlen);
+
+    if (rc)
+        return rc;
+    rc = image_elf_info(file, len, &in, err, errlen);
+    if (rc)
+        return rc;
+    if (in.type != ET_EXEC)
+        return refuse(err, errlen,
+                      "ELF: type %u is not a static executable (ET_EXEC); "
+                      "link with -static -no-pie",
+                      in.type);
+    memcpy(&eh, file, sizeof(eh));
+    rc = load_segments(job, &eh, file, len, 0, err, errlen);
+    if (rc == 0)
+        set_guard(job);
+    return rc;
+}
+
+int image_elf_linux(struct sbx_job *job, const uint8_t *file, size_t len,
+                    struct image_elf_info *in, char *err, size_t errlen)
+{
+    Elf64_Ehdr eh;
+    int rc = check_mem(job, err, errlen);
+
+    if (rc)
+        return rc;
+    rc = image_elf_info(file, len, in, err, errlen);
+    if (rc)
+        return rc;
+    if (in->interp)
+        return refuse(err, errlen,
+                      "ELF: a dynamically linked executable (it names an "
+                      "interpreter, PT_INTERP); tincan runs static programs "
+                      "only: link with -static");
+    if (in->type != ET_EXEC && in->type != ET_DYN)
+        return refuse(err, errlen,
+                      "ELF: type %u is not an executable (ET_EXEC, or ET_DYN "
+                      "for static-pie); link with -static",
+                      in->type);
+    in->bias = 0;
+    if (in->type == ET_DYN && in->lo < TINCAN_ENTRY) {
+        /* static-pie: above tincan's pages, keeping the segments' alignment */
+        uint64_t a = in->align > PAGE ? in->align : PAGE;
+        if (a > TINCAN_MEM_MAX)
+            return refuse(err, errlen,
+                          "ELF: segment alignment 0x%" PRIx64 " is over 1 GiB",
+                          a);
+        in->bias = ((TINCAN_ENTRY + a - 1) & ~(a - 1)) - (in->lo & ~(a - 1));
+    }
+    memcpy(&eh, file, sizeof(eh));
+    return load_segments(job, &eh, file, len, in->bias, err, errlen);
 }
 
 int image_place_input(struct sbx_job *job, const uint8_t *input, size_t len,

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -66,6 +67,10 @@ int units_parse_size(const char *s, uint64_t *out, char *err, size_t errlen)
     return -EINVAL;
 }
 
+#define MS_PER_S    1000ULL
+#define MS_PER_MIN  (60 * MS_PER_S)
+#define MS_PER_HOUR (60 * MS_PER_MIN)
+
 int units_parse_duration(const char *s, uint64_t *out_ms, char *err,
                          size_t errlen)
 {
@@ -109,10 +114,35 @@ int units_parse_duration(const char *s, uint64_t *out_ms, char *err,
         return 0;
     }
     if (strcmp(p, "s") == 0) {
-        *out_ms = whole * 1000 + frac * (1000 / scale);
+        *out_ms = whole * MS_PER_S + frac * (MS_PER_S / scale);
+        return 0;
+    }
+    if (strcmp(p, "m") == 0 || strcmp(p, "h") == 0) {
+        uint64_t unit = *p == 'm' ? MS_PER_MIN : MS_PER_HOUR;
+        if (whole > UINT64_MAX / MS_PER_HOUR / 2) {
+            snprintf(err, errlen, "duration '%s' is too long", s);
+            return -ERANGE;
+        }
+        *out_ms = whole * unit + frac * unit / scale;
         return 0;
     }
     snprintf(err, errlen, "bad duration '%s': %s; write e.g. 250ms or 2s", s,
-             *p ? "unknown unit (use ms or s)" : "add a unit");
+             *p ? "unknown unit (use ms, s, m or h)" : "add a unit");
     return -EINVAL;
+}
+
+int units_parse_count(const char *s, unsigned long min, unsigned long max,
+                      unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (*s < '0' || *s > '9')
+        return -EINVAL;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -EINVAL;
+    *out = v;
+    return 0;
 }

@@ -16,10 +16,18 @@
 int units_parse_size(const char *s, uint64_t *out, char *err, size_t errlen);
 
 /*
- * Milliseconds: a number with the unit ms or s ("250ms", "2s", "1.5s").
+ * Milliseconds: a number with the unit ms, s, m (minutes) or h ("250ms",
+ * "2s", "1.5s", "10m").
  * Resolution is 1 ms; a unit is required. Returns 0 or -EINVAL / -ERANGE.
  */
 int units_parse_duration(const char *s, uint64_t *out_ms, char *err,
                          size_t errlen);
+
+/*
+ * A whole decimal number in [min, max] ("4"; no sign, no spaces, no
+ * suffix). Returns 0 or -EINVAL.
+ */
+int units_parse_count(const char *s, unsigned long min, unsigned long max,
+                      unsigned long *out);
 
 #endif

@@ -6,6 +6,7 @@
 #include "sandbox.h"
 
 #include <errno.h>
+#include <linux/audit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,18 @@
 #include "ucdl.h"
 #include "jail.h"
 #include "kvm.h"
+#include "lx.h"
+
+/* The one Linux process of this child (abi linux). */
+static struct lx_proc lx_proc;
+
+static struct lx_proc *lx_for(const struct sbx_job *job)
+{
+    if (job->abi != SBX_ABI_LINUX)
+        return NULL;
+    lx_init(&lx_proc, job);
+    return &lx_proc;
+}
 
 static const char *const status_names[SBX_STATUS_COUNT] = {
     [SBX_OK] = "ok",
@@ -28,6 +41,9 @@ static const char *const status_names[SBX_STATUS_COUNT] = {
     [SBX_SANDBOX_VIOLATION] = "sandbox_violation",
     [SBX_INTERNAL_ERROR] = "internal_error",
     [SBX_INSN_LIMIT] = "insn_limit",
+    [SBX_UNSUPPORTED_SYSCALL] = "unsupported_syscall",
+    [SBX_SIGNAL] = "signal",
+    [SBX_DEADLOCK] = "deadlock",
 };
 
 const char *sbx_status_name(enum sbx_status st)
@@ -35,17 +51,41 @@ const char *sbx_status_name(enum sbx_status st)
     return (unsigned)st < SBX_STATUS_COUNT ? status_names[st] : "unknown";
 }
 
-size_t sbx_report_size(uint64_t out_cap)
+size_t sbx_report_size(uint64_t out_cap, uint64_t err_cap)
 {
-    return sizeof(struct sbx_report) + (size_t)out_cap;
+    size_t n = sizeof(struct sbx_report) + (size_t)out_cap + (size_t)err_cap;
+
+    return (n + SBX_PAGE_SIZE - 1) & ~(size_t)(SBX_PAGE_SIZE - 1);
 }
 
-int sbx_host_init(struct sbx_host *h, char *err, size_t errlen)
+/* The feedback region follows the report, on pages of its own (the edge
+ * map is what the child writes most); the job description follows it. */
+size_t sbx_feedback_offset(uint64_t out_cap, uint64_t err_cap)
+{
+    return sbx_report_size(out_cap, err_cap);
+}
+
+size_t sbx_feedback_size(uint32_t cmp_cap)
+{
+    size_t n =
+        sizeof(struct sbx_feedback) + (size_t)cmp_cap * sizeof(struct sbx_cmp);
+
+    return (n + SBX_PAGE_SIZE - 1) & ~(size_t)(SBX_PAGE_SIZE - 1);
+}
+
+const char *sbx_syscall_name(long nr, char *buf, size_t len)
+{
+    return jail_syscall_name(nr, AUDIT_ARCH_X86_64, buf, len);
+}
+
+int sbx_host_init(struct sbx_host *h, enum sbx_backend backend, int kvm_fd,
+                  int kvm_kind, char *err, size_t errlen)
 {
     int rc;
 
     memset(h, 0, sizeof(*h));
     h->kvm_fd = -1;
+    h->kvm_kind = kvm_kind;
     h->boot_image = malloc(BOOT_IMAGE_SIZE);
     if (!h->boot_image) {
         snprintf(err, errlen, "allocating the boot image: %s",
@@ -53,21 +93,23 @@ int sbx_host_init(struct sbx_host *h, char *err, size_t errlen)
         return -ENOMEM;
     }
     boot_build_image(h->boot_image);
-    rc = jail_build_filters(&h->stage1, &h->stage2, err, errlen);
-    if (rc == 0) {
+    switch (backend) {
+    case SBX_BACKEND_KVM:
+        kvm_probe_fd(h, kvm_fd); /* first: h->pvm decides the filters */
+        rc = jail_build_filters(&h->stage1, &h->stage2, h->pvm, err, errlen);
+        break;
+    case SBX_BACKEND_EMU:
         rc = jail_build_emu_filter(&h->emu, err, errlen);
-        if (rc) {
-            jail_free_filter(&h->stage1);
-            jail_free_filter(&h->stage2);
-        }
+        if (rc == 0)
+            rc = ucdl_load(err, errlen);
+        break;
+    default:
+        snprintf(err, errlen, "unknown backend %d", (int)backend);
+        rc = -EINVAL;
     }
-    if (rc) {
-        free(h->boot_image);
-        h->boot_image = NULL;
-        return rc;
-    }
-    kvm_probe(h);
-    return 0;
+    if (rc)
+        sbx_host_fini(h);
+    return rc;
 }
 
 void sbx_host_fini(struct sbx_host *h)
@@ -80,20 +122,60 @@ void sbx_host_fini(struct sbx_host *h)
     h->boot_image = NULL;
 }
 
-int sbx_job_prepare(const struct sbx_host *host, struct sbx_job *job, char *err,
-                    size_t errlen)
+int sbx_start_prepare(const struct sbx_host *host, enum sbx_backend backend,
+                      uint64_t mem_size, unsigned feedback,
+                      struct sbx_start *st, char *err, size_t errlen)
 {
-    job->emu = NULL;
-    if (job->backend != SBX_BACKEND_EMU)
+    st->emu = NULL;
+    st->built = 0;
+    if (backend != SBX_BACKEND_EMU)
         return 0;
-    return emu_template_get(host, job->mem_size, &job->emu, err, errlen);
+    return emu_template_get(host, mem_size, feedback, &st->emu, &st->built, err,
+                            errlen);
 }
 
-void sbx_job_release(struct sbx_job *job)
+void sbx_start_release(struct sbx_start *st)
 {
-    if (job->emu)
-        emu_template_put(job->emu);
-    job->emu = NULL;
+    if (st->emu)
+        emu_template_put(st->emu);
+    st->emu = NULL;
+}
+
+/* [off, off + len) lies inside a file of size bytes (overflow-safe). */
+static int in_file(uint64_t off, uint64_t len, uint64_t size)
+{
+    return off <= size && len <= size - off;
+}
+
+struct sbx_job *sbx_job_unpack(uint8_t *base, uint64_t file_size,
+                               uint64_t job_off)
+{
+    struct sbx_job *job = (struct sbx_job *)(base + job_off);
+
+    if (!in_file(job_off, sizeof(*job), file_size) ||
+        job_off % _Alignof(struct sbx_job) || job->nsegs > SBX_MAX_SEGMENTS)
+        return NULL;
+    for (unsigned i = 0; i < job->nsegs; i++) {
+        uint64_t off = (uint64_t)(uintptr_t)job->segs[i].data;
+        if (!in_file(off, job->segs[i].filesz, file_size))
+            return NULL;
+        job->segs[i].data = base + off;
+    }
+    uint64_t off = (uint64_t)(uintptr_t)job->input;
+    if (!in_file(off, job->input_len, file_size))
+        return NULL;
+    job->input = base + off;
+    if (job->feedback && (job->cmp_cap > SBX_CMP_MAX ||
+                          !in_file(job->feedback_off,
+                                   sbx_feedback_size(job->cmp_cap), file_size)))
+        return NULL;
+    if (job->abi == SBX_ABI_LINUX) {
+        off = (uint64_t)(uintptr_t)job->lx.stack.data;
+        if (!in_file(off, job->lx.stack.filesz, file_size))
+            return NULL;
+        job->lx.stack.data = base + off;
+    }
+    return job;
 }
 
 /* A setup step failed. When the deadline has passed, that is why (a signal
@@ -116,15 +198,18 @@ child_fail(struct sbx_report *rep, const char *err)
 
 static void __attribute__((noreturn))
 run_kvm(const struct sbx_host *host, const struct sbx_job *job,
-        struct sbx_report *rep)
+        const struct sbx_start *st, struct sbx_report *rep)
 {
     char err[SBX_MESSAGE_MAX];
     struct kvm_vm vm;
 
     if (host->kvm_fd < 0)
         child_fail(rep, host->kvm_error);
-    if (jail_enter(rep, job->parent, host->kvm_fd, job->cgroup_fd,
-                   job->mem_size, 0, job->timeout_ms, err, sizeof(err)) != 0)
+    const struct jail_limits lim = {.keep_fd = host->kvm_fd,
+                                    .mem_size = job->mem_size,
+                                    .timeout_ms = job->timeout_ms,
+                                    .kvm = 1};
+    if (jail_enter(rep, st, &lim, err, sizeof(err)) != 0)
         child_fail(rep, err);
     if (jail_lock(&host->stage1) != 0) {
         snprintf(err, sizeof(err), "seccomp stage 1: %s", strerror(errno));
@@ -132,6 +217,7 @@ run_kvm(const struct sbx_host *host, const struct sbx_job *job,
     }
     if (kvm_build(host, job, rep, &vm, err, sizeof(err)) != 0)
         child_fail(rep, err);
+    vm.guest.lx = lx_for(job);
     /* From here to KVM_RUN nothing allocates or frees. */
     if (jail_lock(&host->stage2) != 0)
         child_fail(rep, "seccomp stage 2: cannot install the filter");
@@ -141,15 +227,18 @@ run_kvm(const struct sbx_host *host, const struct sbx_job *job,
 
 static void __attribute__((noreturn))
 run_emu(const struct sbx_host *host, const struct sbx_job *job,
-        struct sbx_report *rep)
+        const struct sbx_start *st, struct sbx_report *rep)
 {
     char err[SBX_MESSAGE_MAX];
     struct emu_vm *vm;
 
+    if (!st->emu)
+        child_fail(rep, "no emulator template for the job");
     /* No fd at all: the emulator needs no device. The guest memory and
      * the JIT buffer are mapped already (the template): no extra room. */
-    if (jail_enter(rep, job->parent, -1, job->cgroup_fd, 0, 0, job->timeout_ms,
-                   err, sizeof(err)) != 0)
+    const struct jail_limits lim = {.keep_fd = -1,
+                                    .timeout_ms = job->timeout_ms};
+    if (jail_enter(rep, st, &lim, err, sizeof(err)) != 0)
         child_fail(rep, err);
     /* One stage: the machine exists, the job only fills it in. */
     if (jail_lock(&host->emu) != 0) {
@@ -157,25 +246,21 @@ run_emu(const struct sbx_host *host, const struct sbx_job *job,
                  strerror(errno));
         child_fail(rep, err);
     }
-    if (emu_start(job->emu, job, rep, &vm, err, sizeof(err)) != 0)
+    if (emu_start(st->emu, job, rep, &vm, err, sizeof(err)) != 0)
         child_fail(rep, err);
+    vm->guest.lx = lx_for(job);
     emu_loop(vm);
     JAIL_EXIT(0);
 }
 
 void sbx_child_main(const struct sbx_host *host, const struct sbx_job *job,
-                    struct sbx_report *rep)
+                    const struct sbx_start *st, struct sbx_report *rep)
 {
     switch (job->backend) {
     case SBX_BACKEND_KVM:
-        run_kvm(host, job, rep);
+        run_kvm(host, job, st, rep);
     case SBX_BACKEND_EMU:
-        run_emu(host, job, rep);
+        run_emu(host, job, st, rep);
     }
     child_fail(rep, "unknown backend");
-}
-
-int sbx_emu_load(char *err, size_t errlen)
-{
-    return ucdl_load(err, errlen);
 }

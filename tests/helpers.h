@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "../api/tincan.h"
+#include "../runner/zygote.h"
 
 /* $BUILD, default "build": where make put the guests and the CLI. */
 static inline const char *th_build_dir(void)
@@ -30,6 +31,15 @@ static inline const char *th_build_dir(void)
     const char *b = getenv("BUILD");
 
     return b && *b ? b : "build";
+}
+
+/* Where make put the ordinary programs (linux/, csmith/, lua/):
+ * $TINCAN_PROGRAMS, else $BUILD (make sanitize shares the plain build's). */
+static inline const char *th_programs_dir(void)
+{
+    const char *p = getenv("TINCAN_PROGRAMS");
+
+    return p && *p ? p : th_build_dir();
 }
 
 /* "$BUILD/guests/NAME.bin" in a static buffer per call site is risky with
@@ -230,12 +240,25 @@ static inline void th_sleep_ms(unsigned ms)
         ;
 }
 
-/* TINCAN_TEST_PVM=1: this host's /dev/kvm is kvm_pvm (no int3/int n). */
+/* Whether --backend kvm runs jobs here: hardware KVM, or kvm_pvm's ring-3
+ * path (auto picks KVM only on the first: tc_kvm_usable()). */
+static inline int th_kvm_runs(void)
+{
+    const char *k = tc_kvm_kind();
+
+    return strcmp(k, "hardware") == 0 || strcmp(k, "pvm") == 0;
+}
+
+/* Whether the KVM backend runs on kvm_pvm here (its module is loaded), so
+ * that tincan uses its ring-3 boot path (sandbox/pvm.h). In the KVM lane it
+ * never is. TINCAN_TEST_PVM=0 or 1 overrides the check. */
 static inline int th_on_pvm(void)
 {
     const char *v = getenv("TINCAN_TEST_PVM");
 
-    return v && strcmp(v, "1") == 0;
+    if (v && (strcmp(v, "0") == 0 || strcmp(v, "1") == 0))
+        return v[0] == '1';
+    return access("/sys/module/kvm_pvm", F_OK) == 0;
 }
 
 /* Whether the CPU is AMD ("AuthenticAMD" in /proc/cpuinfo): KVM there
@@ -394,6 +417,16 @@ static inline int th_children_of(pid_t parent, pid_t *out, int max)
     }
     closedir(d);
     return n;
+}
+
+/* The process that forks this run's job children: its backend's zygote
+ * (started if it was not). */
+static inline pid_t th_job_parent(void)
+{
+    pid_t z = zygote_pid(th_on_emu() ? SBX_BACKEND_EMU : SBX_BACKEND_KVM);
+
+    assert_true(z > 0);
+    return z;
 }
 
 /* Wait up to ms for PARENT to have a child; its pid, or 0. */

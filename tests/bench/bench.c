@@ -7,11 +7,19 @@
  * syscalls with strace, and prints the table.
  *
  *   bench --backend emu|kvm [--rounds R] [--jobs N] [--cli-jobs M]
- *         [--big-mib S] [--warmup W]
+ *         [--big-mib S] [--warmup W] [--fuzz-execs E]
  *   bench --backend emu|kvm --hello-jobs K     (only K hello jobs: for strace)
+ *
+ * Linux guests (issue 15): linux_hello_job_p50_us is the musl static hello
+ * with printf ($BUILD/linux/hello.musl.elf) run as hello_once is, and
+ * linux_hello_ratio_to_sdk its ratio to job_p50_us in the same round;
+ * linux_hello_syscalls its system calls (on KVM one exit each);
+ * linux_printf_bytes_per_exit_{musl,glibc} the output per exit of lines.c
+ * printing LINES_PRINTED short lines: one exit per flushed stdio buffer.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -33,22 +41,31 @@ static void sha256_block(struct sha256 *s, const unsigned char *p)
     __attribute__((aligned(4096)));
 #include "../../guests/examples/sha256.h"
 
-#define MIB              (1ULL << 20)
-#define BIG_TIMEOUT_MS   (600ULL * 1000) /* a 64 MiB job under TCG */
-#define BIG_MEM_SLACK    (32ULL * MIB)   /* code, stack, page tables */
-#define MAX_ROUNDS       64
-#define MAX_THREADS      64
-#define DEFAULT_ROUNDS   5
-#define DEFAULT_JOBS     2000
-#define DEFAULT_CLI_JOBS 200
-#define DEFAULT_BIG_MIB  64
-#define DEFAULT_WARMUP   200
+#define MIB                (1ULL << 20)
+#define BIG_TIMEOUT_MS     (600ULL * 1000) /* a 64 MiB job under TCG */
+#define BIG_MEM_SLACK      (32ULL * MIB)   /* code, stack, page tables */
+#define MAX_ROUNDS         64
+#define MAX_THREADS        64
+#define DEFAULT_ROUNDS     5
+#define DEFAULT_JOBS       2000
+#define DEFAULT_CLI_JOBS   200
+#define DEFAULT_BIG_MIB    64
+#define DEFAULT_WARMUP     200
+#define DEFAULT_FUZZ_EXECS 5000
+/* tincan fuzz of the magic guest stops at its first crash; a budget only
+ * in case it never finds it. */
+#define MAGIC_EXECS_CAP  1000000
+#define FUZZ_MAX_LEN     "64" /* inputs of a small job */
+#define LINUX_JOBS_DIV   4    /* Linux hello jobs per round: jobs / this */
+#define LINES_PRINTED    "10000"
+#define LINUX_TIMEOUT_MS 60000
 
 /* The figures, in the order they are printed. */
 enum fig {
     F_FORK_P50,
     F_JOB_P50,
     F_JOB_P99,
+    F_JOB_TO_FORK,
     F_JPS_J1,
     F_JPS_JN,
     F_CLI_P50,
@@ -61,12 +78,23 @@ enum fig {
     F_SHA_MIBS,
     F_NATIVE_SHA_MIBS,
     F_SHA_RATIO,
+    F_FUZZ_J1,
+    F_FUZZ_JN,
+    F_FUZZ_TO_JOBS,
+    F_FUZZ_MAGIC,
+    F_NATIVE_FUZZ_MAGIC,
+    F_LX_HELLO_P50,
+    F_LX_HELLO_RATIO,
+    F_LX_HELLO_SYSCALLS,
+    F_LX_BYTES_PER_EXIT_MUSL,
+    F_LX_BYTES_PER_EXIT_GLIBC,
     F_COUNT
 };
 
 static const char *const fig_name[F_COUNT] = {
     [F_FORK_P50] = "fork_wait_p50_us",
     [F_JOB_P50] = "job_p50_us",
+    [F_JOB_TO_FORK] = "job_to_fork_ratio",
     [F_JOB_P99] = "job_p99_us",
     [F_JPS_J1] = "jobs_per_s_j1",
     [F_JPS_JN] = "jobs_per_s_jN",
@@ -80,12 +108,28 @@ static const char *const fig_name[F_COUNT] = {
     [F_SHA_MIBS] = "sha256_mib_per_s",
     [F_NATIVE_SHA_MIBS] = "native_sha256_mib_per_s",
     [F_SHA_RATIO] = "sha256_ratio_to_native",
+    [F_FUZZ_J1] = "fuzz_execs_per_s_j1",
+    [F_FUZZ_JN] = "fuzz_execs_per_s_jN",
+    [F_FUZZ_TO_JOBS] = "fuzz_to_jobs",
+    [F_FUZZ_MAGIC] = "fuzz_time_to_magic_s",
+    [F_NATIVE_FUZZ_MAGIC] = "native_fuzz_time_to_magic_s",
+    [F_LX_HELLO_P50] = "linux_hello_job_p50_us",
+    [F_LX_HELLO_RATIO] = "linux_hello_ratio_to_sdk",
+    [F_LX_HELLO_SYSCALLS] = "linux_hello_syscalls",
+    [F_LX_BYTES_PER_EXIT_MUSL] = "linux_printf_bytes_per_exit_musl",
+    [F_LX_BYTES_PER_EXIT_GLIBC] = "linux_printf_bytes_per_exit_glibc",
 };
+
+/* Figures only the emulator has (coverage-guided fuzzing). */
+static int emu_only(unsigned f)
+{
+    return f >= F_FUZZ_J1 && f <= F_NATIVE_FUZZ_MAGIC;
+}
 
 struct opts {
     enum tc_backend backend;
     const char *backend_name;
-    unsigned rounds, jobs, cli_jobs, big_mib, warmup, hello_jobs;
+    unsigned rounds, jobs, cli_jobs, big_mib, warmup, hello_jobs, fuzz_execs;
 };
 
 struct guest {
@@ -123,14 +167,12 @@ static const char *build_dir(void)
     return b && *b ? b : "build";
 }
 
-static struct guest load_guest(const char *name)
+static struct guest load_file(const char *path)
 {
-    char path[512];
     struct guest g = {0};
     FILE *f;
     long n;
 
-    snprintf(path, sizeof(path), "%s/guests/%s.bin", build_dir(), name);
     f = fopen(path, "rb");
     if (!f)
         die("cannot open %s: %s (run make first)", path, strerror(errno));
@@ -143,6 +185,26 @@ static struct guest load_guest(const char *name)
     fclose(f);
     g.len = (size_t)n;
     return g;
+}
+
+static struct guest load_guest(const char *name)
+{
+    char path[512];
+
+    snprintf(path, sizeof(path), "%s/guests/%s.bin", build_dir(), name);
+    return load_file(path);
+}
+
+/* $BUILD/linux/NAME (make linux-guests). */
+static struct guest load_linux(const char *name)
+{
+    char path[512];
+
+    const char *programs = getenv("TINCAN_PROGRAMS");
+
+    snprintf(path, sizeof(path), "%s/linux/%s",
+             programs && *programs ? programs : build_dir(), name);
+    return load_file(path);
 }
 
 /* This process's resident set, from /proc/self/statm. */
@@ -408,6 +470,187 @@ static void round_sha256(const struct opts *o, const struct guest *sha,
     free(data);
 }
 
+/* ---- fuzzing (emu only) ------------------------------------------------ */
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Spawn argv (stdout and stderr to /dev/null); its wall time in us and its
+ * exit status in *status. */
+static uint64_t spawn_wait(char **argv, int *status)
+{
+    posix_spawn_file_actions_t fa;
+    uint64_t t0 = now_us();
+    pid_t pid;
+
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY,
+                                     0);
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY,
+                                     0);
+    if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
+        die("cannot start %s", argv[0]);
+    posix_spawn_file_actions_destroy(&fa);
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+        ;
+    return now_us() - t0;
+}
+
+/*
+ * `tincan fuzz` of guest on the emulator: the statistics it writes
+ * (--json-stats), which the caller json_decref()s. until_crash stops it at
+ * the first crash, else it runs execs executions.
+ */
+static json_t *run_fuzz(const char *guest, unsigned jobs, unsigned execs,
+                        unsigned seed, int until_crash)
+{
+    char cli[512], dir[512], crashes[600], stats[600], n[32], j[16], s[32];
+    char max_len[] = FUZZ_MAX_LEN, until[] = "--until-crash", path[512];
+    char fuzz[] = "fuzz", o_execs[] = "--execs", o_j[] = "-j",
+         o_seed[] = "--seed", o_crashes[] = "--crashes",
+         o_stats[] = "--json-stats", o_len[] = "--max-len";
+    char *argv[] = {cli,    fuzz,    o_execs,   n,       o_j,     j,
+                    o_seed, s,       o_crashes, crashes, o_stats, stats,
+                    o_len,  max_len, path,      NULL,    NULL};
+    json_error_t jerr;
+    json_t *st;
+    int status;
+
+    snprintf(cli, sizeof(cli), "%s/tincan", build_dir());
+    snprintf(dir, sizeof(dir), "%s/bench/fuzz.XXXXXX", build_dir());
+    if (!mkdtemp(dir))
+        die("mkdtemp %s: %s", dir, strerror(errno));
+    snprintf(crashes, sizeof(crashes), "%s/crashes", dir);
+    snprintf(stats, sizeof(stats), "%s/stats.json", dir);
+    snprintf(n, sizeof(n), "%u", execs);
+    snprintf(j, sizeof(j), "%u", jobs);
+    snprintf(s, sizeof(s), "%u", seed);
+    snprintf(path, sizeof(path), "%s", guest);
+    if (until_crash) {
+        argv[14] = until;
+        argv[15] = path;
+    }
+    spawn_wait(argv, &status);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
+        die("%s fuzz %s failed (status 0x%x)", cli, guest, status);
+    st = json_load_file(stats, 0, &jerr);
+    if (!st)
+        die("%s: %s", stats, jerr.text);
+    nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return st;
+}
+
+static double json_number(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+
+    if (!json_is_number(v))
+        die("tincan fuzz --json-stats has no number \"%s\"", key);
+    return json_number_value(v);
+}
+
+/*
+ * tincan fuzz of hello_once, the guest of jobs_per_s_jN, on one thread and
+ * on nthreads, beside jobs_per_s_jN of this round (so fuzz_to_jobs is what
+ * coverage, compares and the fuzzer cost a job); and the time to the magic
+ * guest's crash with one thread, beside the same C function under
+ * libFuzzer (in-process, the ceiling), both from seed r + 1.
+ */
+static void round_fuzz(const struct opts *o, unsigned nthreads, unsigned r)
+{
+    char guest[512], magic[512], lf[512], art[512], seed[32], prefix[600];
+    char *lf_argv[] = {lf, seed, prefix, NULL};
+    json_t *st;
+    int status;
+
+    snprintf(guest, sizeof(guest), "%s/guests/hello_once.bin", build_dir());
+    snprintf(magic, sizeof(magic), "%s/guests/fuzz/magic.elf", build_dir());
+    snprintf(lf, sizeof(lf), "%s/bench/magic_libfuzzer", build_dir());
+    st = run_fuzz(guest, 1, o->fuzz_execs, r + 1, 0);
+    samples[F_FUZZ_J1][r] = json_number(st, "execs_per_s");
+    json_decref(st);
+    st = run_fuzz(guest, nthreads, o->fuzz_execs, r + 1, 0);
+    samples[F_FUZZ_JN][r] = json_number(st, "execs_per_s");
+    json_decref(st);
+    samples[F_FUZZ_TO_JOBS][r] = samples[F_FUZZ_JN][r] / samples[F_JPS_JN][r];
+
+    st = run_fuzz(magic, 1, MAGIC_EXECS_CAP, r + 1, 1);
+    json_t *b = json_array_get(json_object_get(st, "buckets"), 0);
+    if (!b)
+        die("tincan fuzz did not find the magic guest's crash in %u "
+            "executions",
+            MAGIC_EXECS_CAP);
+    samples[F_FUZZ_MAGIC][r] = json_number(b, "found_after_s");
+    json_decref(st);
+
+    snprintf(art, sizeof(art), "%s/bench/libfuzzer.XXXXXX", build_dir());
+    if (!mkdtemp(art))
+        die("mkdtemp %s: %s", art, strerror(errno));
+    snprintf(seed, sizeof(seed), "-seed=%u", r + 1);
+    snprintf(prefix, sizeof(prefix), "-artifact_prefix=%s/", art);
+    samples[F_NATIVE_FUZZ_MAGIC][r] =
+        (double)spawn_wait(lf_argv, &status) / 1e6;
+    /* libFuzzer exits non-zero once it has found (and saved) the crash. */
+    if (!WIFEXITED(status) || WEXITSTATUS(status) == 0)
+        die("%s did not find the crash (status 0x%x)", lf, status);
+    nftw(art, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The musl hello, sequentially like round_sequential's hello_once. The
+ * Linux programs are read for their rounds only: a job's child counts the
+ * parent's resident pages in its peak RSS, and glibc's static programs are
+ * 800 KiB each. */
+static void round_linux(const struct opts *o, unsigned r, uint64_t *lat)
+{
+    static const char line[] = "Hello, World! 2 + 3 = 5\n";
+    unsigned n = o->jobs / LINUX_JOBS_DIV ? o->jobs / LINUX_JOBS_DIV : 1;
+    struct guest hello = load_linux("hello.musl.elf");
+    struct tc_job job;
+
+    hello_job(&hello, &job);
+    for (unsigned i = 0; i < n; i++) {
+        struct tc_result res;
+        uint64_t s = now_us();
+
+        run_job(o, &job, sizeof(line) - 1, &res);
+        lat[i] = now_us() - s;
+        samples[F_LX_HELLO_SYSCALLS][r] = (double)res.syscalls;
+        tc_result_free(&res);
+    }
+    qsort(lat, n, sizeof(*lat), cmp_u64);
+    samples[F_LX_HELLO_P50][r] = (double)percentile(lat, n, 50);
+    samples[F_LX_HELLO_RATIO][r] =
+        samples[F_LX_HELLO_P50][r] / samples[F_JOB_P50][r];
+    free(hello.code);
+}
+
+/* lines.c's output per VM exit (per hook call on the emulator). */
+static double bytes_per_exit(const struct opts *o, const char *name)
+{
+    const char *args[] = {LINES_PRINTED};
+    struct guest lines = load_linux(name);
+    struct tc_job job;
+    struct tc_result res;
+
+    hello_job(&lines, &job);
+    job.args = args;
+    job.nargs = 1;
+    job.timeout_ms = LINUX_TIMEOUT_MS;
+    job.backend = o->backend;
+    if (tc_run(&job, &res) != 0 || res.status != TC_OK || !res.exits)
+        die("lines: %s", res.message);
+    double v = (double)res.output_len / (double)res.exits;
+    tc_result_free(&res);
+    free(lines.code);
+    return v;
+}
+
 static json_t *summary(unsigned f, unsigned rounds)
 {
     double v[MAX_ROUNDS];
@@ -439,7 +682,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
                        .jobs = DEFAULT_JOBS,
                        .cli_jobs = DEFAULT_CLI_JOBS,
                        .big_mib = DEFAULT_BIG_MIB,
-                       .warmup = DEFAULT_WARMUP};
+                       .warmup = DEFAULT_WARMUP,
+                       .fuzz_execs = DEFAULT_FUZZ_EXECS};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
@@ -462,6 +706,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
             o->big_mib = parse_uint(a, v, 1, 512);
         else if (!strcmp(a, "--warmup"))
             o->warmup = parse_uint(a, v, 0, 100000);
+        else if (!strcmp(a, "--fuzz-execs"))
+            o->fuzz_execs = parse_uint(a, v, 1, 10000000);
         else if (!strcmp(a, "--hello-jobs"))
             o->hello_jobs = parse_uint(a, v, 1, 100000);
         else
@@ -519,6 +765,7 @@ int main(int argc, char **argv)
     /* And every other kind of hello round once (round 0 redoes them). */
     round_fork(&o, 0, lat);
     round_exits(&o, &sdk, &once, 0);
+    round_linux(&o, 0, lat);
     uint64_t rss0 = self_rss_kib();
     uint64_t jobs_done = 0;
 
@@ -527,9 +774,13 @@ int main(int argc, char **argv)
     for (unsigned r = 0; r < o.rounds; r++) {
         round_fork(&o, r, lat);
         round_sequential(&o, &once, r, lat);
+        /* What a whole job costs over a bare fork + reap, in one round. */
+        samples[F_JOB_TO_FORK][r] =
+            samples[F_JOB_P50][r] / samples[F_FORK_P50][r];
         samples[F_JPS_JN][r] = run_parallel(&o, &once, o.jobs, nthreads);
         round_exits(&o, &sdk, &once, r);
-        jobs_done += 2ULL * o.jobs + 2;
+        round_linux(&o, r, lat);
+        jobs_done += 2ULL * o.jobs + 2 + o.jobs / LINUX_JOBS_DIV;
         samples[F_PARENT_RSS_GROWTH][r] =
             (double)((int64_t)self_rss_kib() - (int64_t)rss0);
         fprintf(stderr, "bench: %s round %u/%u: p50 %.0f us, jN %.0f jobs/s\n",
@@ -540,19 +791,27 @@ int main(int argc, char **argv)
         round_cli(&o, r, lat);
         round_output(&o, &spew, r);
         round_sha256(&o, &sha, &sdk, r);
+        if (o.backend == TC_BACKEND_EMU)
+            round_fuzz(&o, nthreads, r);
+        samples[F_LX_BYTES_PER_EXIT_MUSL][r] =
+            bytes_per_exit(&o, "lines.musl.elf");
+        samples[F_LX_BYTES_PER_EXIT_GLIBC][r] =
+            bytes_per_exit(&o, "lines.glibc.elf");
     }
 
     json_t *root = json_object(), *figs = json_object();
     for (unsigned f = 0; f < F_COUNT; f++)
-        json_object_set_new(figs, fig_name[f], summary(f, o.rounds));
+        if (o.backend == TC_BACKEND_EMU || !emu_only(f))
+            json_object_set_new(figs, fig_name[f], summary(f, o.rounds));
     json_object_set_new(root, "figures", figs);
     json_object_set_new(
         root, "setup",
-        json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:I}", "backend",
+        json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:i}", "backend",
                   o.backend_name, "rounds", o.rounds, "jobs_per_round", o.jobs,
                   "cli_jobs_per_round", o.cli_jobs, "big_mib", o.big_mib,
                   "workers_jN", nthreads, "warmup_jobs", o.warmup,
-                  "hello_jobs_after_warmup", (json_int_t)jobs_done));
+                  "hello_jobs_after_warmup", (json_int_t)jobs_done,
+                  "fuzz_execs_per_run", o.fuzz_execs));
     if (json_dumpf(root, stdout, JSON_INDENT(1) | JSON_SORT_KEYS) != 0)
         die("cannot write the JSON");
     putchar('\n');

@@ -45,6 +45,18 @@ usage_case() {
     fi
 }
 
+# backend_from_env: BACKEND from TINCAN_TEST_BACKEND (empty: KVM, or emu)
+# and want_backend, what every result's "backend" must say; exits on any
+# other value.
+backend_from_env() {
+    BACKEND=${TINCAN_TEST_BACKEND:-}
+    case "$BACKEND" in
+    "") want_backend=kvm ;;
+    emu) want_backend=emu ;;
+    *) echo "FAIL setup: TINCAN_TEST_BACKEND must be emu or empty"; exit 1 ;;
+    esac
+}
+
 # finish: the closing line; returns 0 when nothing failed (end with it).
 finish() {
     echo "$passed passed, $failed failed"

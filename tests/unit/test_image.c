@@ -186,7 +186,7 @@ static void test_flat_binary_goes_to_the_entry_address(void **state)
     struct sbx_job job;
     char err[256] = "";
     static uint8_t code[0x2000];
-    uint64_t room = MIB - TINCAN_ENTRY - TINCAN_STACK_MIN;
+    uint64_t room = image_sdk_guard(MIB) - TINCAN_ENTRY;
 
     (void)state;
     memset(&job, 0, sizeof(job));
@@ -210,7 +210,7 @@ static void test_input_must_fit_below_the_stack(void **state)
     struct sbx_job job;
     char err[256] = "";
     static uint8_t code[16];
-    uint64_t room = MIB - TINCAN_ENTRY - 0x1000 - TINCAN_STACK_MIN;
+    uint64_t room = image_sdk_guard(MIB) - TINCAN_ENTRY - 0x1000;
 
     (void)state;
     memset(&job, 0, sizeof(job));

@@ -1,5 +1,6 @@
 /* test_jobspec.c - a job from a JSON object: every field, strict errors
- * naming the field, extra keys for callers, and loading the bytes. */
+ * naming the field, extra keys for callers, loading the bytes, and the
+ * policy of host files (beneath --allow-paths DIR) and URLs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../api/jobspec.h"
@@ -128,7 +130,8 @@ static void test_unknown_field_is_named(void **state)
             "unknown field \"timeout\"; a job has code_hex, code_b64, path or "
             "url (+ sha256), input_hex, input_b64, input_path or input_url (+ "
             "input_sha256), timeout_ms, mem, max_output, max_insns, format, "
-            "backend");
+            "backend, max_stderr, abi, args, env, name, seed, strict_syscalls, "
+            "inputs");
 }
 
 static void test_extra_keys_are_left_to_the_caller(void **state)
@@ -147,7 +150,8 @@ static void test_extra_keys_are_left_to_the_caller(void **state)
             "unknown field \"id\"; a job has code_hex, code_b64, path or url "
             "(+ sha256), input_hex, input_b64, input_path or input_url (+ "
             "input_sha256), timeout_ms, mem, max_output, max_insns, format, "
-            "backend");
+            "backend, max_stderr, abi, args, env, name, seed, strict_syscalls, "
+            "inputs");
 }
 
 static void test_wrong_types_name_the_field(void **state)
@@ -254,33 +258,313 @@ static void test_load_decodes_code_and_input(void **state)
     jobspec_free(&js);
 }
 
-static void test_load_takes_relative_paths_from_base_dir(void **state)
+/* A tree for the path policy: DIR/code.bin, DIR/sub/in.bin, links in and
+ * out, a FIFO, a file larger than 1 MiB; and ROOT/outside.bin. */
+static char root[] = "/tmp/tincan-jobspec.XXXXXX";
+static char dir[300];
+
+static void put(const char *rel, const char *bytes, size_t n)
 {
-    char dir[] = "/tmp/tincan-jobspec.XXXXXX", file[64], err[512] = "";
-    struct jobspec js;
+    char p[400];
     FILE *f;
 
-    (void)state;
-    assert_non_null(mkdtemp(dir));
-    snprintf(file, sizeof(file), "%s/code.bin", dir);
-    f = fopen(file, "wb");
+    snprintf(p, sizeof(p), "%s/%s", root, rel);
+    f = fopen(p, "wb");
     assert_non_null(f);
-    assert_int_equal(fwrite("\xf4", 1, 1, f), 1);
+    assert_int_equal(fwrite(bytes, 1, n, f), n);
     assert_int_equal(fclose(f), 0);
-    assert_int_equal(
-        parse("{\"path\":\"code.bin\"}", NULL, &js, err, sizeof(err)), 0);
-    assert_int_equal(jobspec_load(&js, NULL, dir, err, sizeof(err)), 0);
-    assert_int_equal(js.job.code_len, 1);
-    assert_memory_equal(js.job.code, "\xf4", 1);
+}
+
+static int setup_tree(void **state)
+{
+    char p[400], q[400];
+
+    (void)state;
+    if (!mkdtemp(root))
+        return -1;
+    snprintf(dir, sizeof(dir), "%s/jobs", root);
+    snprintf(p, sizeof(p), "%s/sub", dir);
+    if (mkdir(dir, 0755) || mkdir(p, 0755))
+        return -1;
+    put("jobs/code.bin", "\xf4", 1);
+    put("jobs/sub/in.bin", "IN", 2);
+    put("outside.bin", "OUT", 3);
+    snprintf(p, sizeof(p), "%s/link_in.bin", dir);
+    snprintf(q, sizeof(q), "%s/out_abs.bin", dir);
+    if (symlink("sub/in.bin", p) || symlink("/etc/passwd", q))
+        return -1;
+    snprintf(p, sizeof(p), "%s/out_rel.bin", dir);
+    snprintf(q, sizeof(q), "%s/fifo.bin", dir);
+    if (symlink("../outside.bin", p) || mkfifo(q, 0644))
+        return -1;
+    put("jobs/big.bin", "", 0);
+    return 0;
+}
+
+static int teardown_tree(void **state)
+{
+    char cmd[400];
+
+    (void)state;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Load text with pol; the rc, and the error (or "" when it loaded). */
+static int load(const char *text, const struct jobspec_policy *pol,
+                struct jobspec *js, char *err, size_t errlen)
+{
+    char perr[512];
+
+    if (parse(text, NULL, js, perr, sizeof(perr)))
+        fail_msg("does not parse: %s: %s", text, perr);
+    err[0] = '\0';
+    return jobspec_load(js, NULL, pol, err, errlen);
+}
+
+static void test_files_and_urls_are_refused_without_a_policy(void **state)
+{
+    static const struct {
+        const char *json, *want;
+    } cases[] = {
+        {"{\"path\":\"code.bin\"}",
+         "\"path\": host files are refused in a job description; allow "
+         "those beneath a directory with --allow-paths DIR"},
+        {"{\"code_hex\":\"f4\",\"input_path\":\"/proc/self/environ\"}",
+         "\"input_path\": host files are refused in a job description; "
+         "allow those beneath a directory with --allow-paths DIR"},
+        {"{\"url\":\"http://169.254.169.254/latest/meta-data\"}",
+         "\"url\": URLs are refused in a job description; allow fetching "
+         "with --allow-urls (or --allow-urls=HOST,... for some hosts)"},
+        {"{\"code_hex\":\"f4\",\"input_url\":\"https://example.org/x\"}",
+         "\"input_url\": URLs are refused in a job description; allow "
+         "fetching with --allow-urls (or --allow-urls=HOST,... for some "
+         "hosts)"},
+    };
+    struct jobspec_policy pol;
+    struct jobspec js;
+    char err[512];
+
+    (void)state;
+    jobspec_policy_init(&pol);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (int with = 0; with < 2; with++) {
+            assert_int_equal(
+                load(cases[i].json, with ? &pol : NULL, &js, err, sizeof(err)),
+                -EINVAL);
+            assert_string_equal(err, cases[i].want);
+            jobspec_free(&js);
+        }
+    }
+    jobspec_policy_free(&pol);
+}
+
+/* template with each '@' replaced by dir, into buf. */
+static void with_dir(const char *template, char *buf, size_t len)
+{
+    size_t n = 0;
+
+    for (const char *t = template; *t && n + 1 < len; t++) {
+        if (*t == '@')
+            n += (size_t)snprintf(buf + n, len - n, "%s", dir);
+        else
+            buf[n++] = *t;
+    }
+    buf[n < len ? n : len - 1] = '\0';
+}
+
+static void test_allowed_paths_resolve_beneath_the_directory(void **state)
+{
+    char outside[400], inside[400], p[400], err[512], json[600];
+    struct jobspec_policy pol;
+    struct jobspec js;
+    /* 1 MiB guest memory: big.bin, one byte more, does not fit. */
+    const struct {
+        const char *path;
+        int rc;
+        const char *want; /* the error after '"path": ', @ for the dir */
+    } cases[] = {
+        {"code.bin", 0, NULL},
+        {"sub/in.bin", 0, NULL},
+        {"sub/../code.bin", 0, NULL},
+        {"link_in.bin", 0, NULL},
+        {inside, 0, NULL},
+        {"../outside.bin", -EXDEV,
+         "../outside.bin is not beneath @ (--allow-paths DIR); name a file "
+         "inside it"},
+        {"out_rel.bin", -EXDEV,
+         "out_rel.bin is not beneath @ (--allow-paths DIR); name a file "
+         "inside it"},
+        {"out_abs.bin", -EXDEV,
+         "out_abs.bin is not beneath @ (--allow-paths DIR); name a file "
+         "inside it"},
+        {outside, -EXDEV,
+         "@/../outside.bin is not beneath @ (--allow-paths DIR); name a "
+         "file inside it"},
+        {"/proc/self/environ", -EXDEV,
+         "/proc/self/environ is not beneath @ (--allow-paths DIR); name a "
+         "file inside it"},
+        {"fifo.bin", -EINVAL,
+         "cannot open @/fifo.bin: it is a FIFO, not a regular file"},
+        {"sub", -EISDIR,
+         "cannot open @/sub: it is a directory, not a regular file"},
+        {"big.bin", -EFBIG,
+         "@/big.bin is larger than the 1048576 bytes of guest memory the job "
+         "has (\"mem\")"},
+    };
+
+    (void)state;
+    snprintf(inside, sizeof(inside), "%s/sub/in.bin", dir);
+    snprintf(outside, sizeof(outside), "%s/../outside.bin", dir);
+    snprintf(p, sizeof(p), "%s/big.bin", dir);
+    assert_int_equal(truncate(p, (1 << 20) + 1), 0);
+    jobspec_policy_init(&pol);
+    assert_int_equal(jobspec_policy_allow_paths(&pol, dir, 0, err, sizeof(err)),
+                     0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char want[1024] = "\"path\": ";
+
+        snprintf(json, sizeof(json), "{\"path\":\"%s\",\"mem\":\"1M\"}",
+                 cases[i].path);
+        if (load(json, &pol, &js, err, sizeof(err)) != cases[i].rc)
+            fail_msg("%s: rc is not %d: %s", cases[i].path, cases[i].rc, err);
+        if (cases[i].want)
+            with_dir(cases[i].want, want + 8, sizeof(want) - 8);
+        else
+            want[0] = '\0';
+        assert_string_equal(err, want);
+        if (!cases[i].rc)
+            assert_true(js.job.code_len == 1 || js.job.code_len == 2);
+        jobspec_free(&js);
+    }
+    jobspec_policy_free(&pol);
+}
+
+static void
+test_strict_paths_refuse_every_symlink_and_absolute_path(void **state)
+{
+    char inside[400], err[512], json[600], want[1024];
+    struct jobspec_policy pol;
+    struct jobspec js;
+
+    (void)state;
+    jobspec_policy_init(&pol);
+    assert_int_equal(jobspec_policy_allow_paths(&pol, dir, JOBSPEC_PATHS_STRICT,
+                                                err, sizeof(err)),
+                     0);
+    assert_int_equal(load("{\"code_hex\":\"f4\",\"input_path\":\"sub/in.bin\"}",
+                          &pol, &js, err, sizeof(err)),
+                     0);
+    assert_int_equal(js.job.input_len, 2);
+    assert_memory_equal(js.job.input, "IN", 2);
     jobspec_free(&js);
-    assert_int_equal(unlink(file), 0);
-    assert_int_equal(rmdir(dir), 0);
+    assert_int_equal(
+        load("{\"path\":\"link_in.bin\"}", &pol, &js, err, sizeof(err)),
+        -ELOOP);
+    snprintf(want, sizeof(want),
+             "\"path\": cannot open %s/link_in.bin: it is a symbolic link (or "
+             "its path has one), which is not followed here",
+             dir);
+    assert_string_equal(err, want);
+    jobspec_free(&js);
+    snprintf(inside, sizeof(inside), "%s/code.bin", dir);
+    snprintf(json, sizeof(json), "{\"path\":\"%s\"}", inside);
+    assert_int_equal(load(json, &pol, &js, err, sizeof(err)), -EXDEV);
+    jobspec_free(&js);
+    jobspec_policy_free(&pol);
+}
+
+static void test_a_pinned_path_must_match_its_digest(void **state)
+{
+    char err[512];
+    struct jobspec_policy pol;
+    struct jobspec js;
+
+    (void)state;
+    jobspec_policy_init(&pol);
+    assert_int_equal(jobspec_policy_allow_paths(&pol, dir, 0, err, sizeof(err)),
+                     0);
+    assert_int_equal(load("{\"path\":\"code.bin\",\"sha256\":\"" SHA_A "\"}",
+                          &pol, &js, err, sizeof(err)),
+                     -EBADMSG);
+    assert_string_equal(
+        err, "\"path\": payload digest mismatch: expected " SHA_A
+             " got 2017ff3461395672aa0aa4f64894fd2f95a4b120e2690e8951656d79ad"
+             "c2eed2");
+    jobspec_free(&js);
+    jobspec_policy_free(&pol);
+}
+
+static void test_allow_urls_takes_a_host_list_and_refuses_others(void **state)
+{
+    static const struct {
+        const char *hosts, *want;
+    } bad[] = {
+        {"a.org,,b.org", "--allow-urls: an empty host; give host names "
+                         "separated by commas, like "
+                         "--allow-urls=example.org,10.0.0.7"},
+        {"https://a.org/", "--allow-urls: 'https://a.org/' is not a host "
+                           "name; give hosts, not URLs (example.org, not "
+                           "https://example.org/)"},
+        {"a.org:8443", "--allow-urls: 'a.org:8443' has a port; give the host "
+                       "alone (any port of an allowed host is allowed)"},
+    };
+    struct jobspec_policy pol;
+    struct jobspec js;
+    char err[512];
+
+    (void)state;
+    jobspec_policy_init(&pol);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(
+            jobspec_policy_allow_urls(&pol, bad[i].hosts, err, sizeof(err)),
+            -EINVAL);
+        assert_string_equal(err, bad[i].want);
+        assert_int_equal(pol.urls, 0);
+    }
+    assert_int_equal(jobspec_policy_apply(&pol, JOBSPEC_OPT_ALLOW_URLS,
+                                          "Example.ORG.,[::1],10.0.0.7", err,
+                                          sizeof(err)),
+                     1);
+    assert_string_equal(pol.url_hosts[0], "example.org");
+    assert_string_equal(pol.url_hosts[1], "::1");
+    assert_string_equal(pol.url_hosts[2], "10.0.0.7");
+    assert_null(pol.url_hosts[3]);
+    /* Refused before any traffic: the host is not on the list. */
+    assert_int_equal(load("{\"url\":\"http://127.0.0.1:9/x.bin\"}", &pol, &js,
+                          err, sizeof(err)),
+                     -EPERM);
+    assert_string_equal(err, "\"url\": the host '127.0.0.1' of "
+                             "'http://127.0.0.1:9/x.bin' is not an allowed "
+                             "host; allow it with --allow-urls=HOST,...");
+    jobspec_free(&js);
+    /* file:// would read any host file: never from a job description. */
+    assert_int_equal(jobspec_policy_allow_urls(&pol, NULL, err, sizeof(err)),
+                     0);
+    assert_null(pol.url_hosts);
+    assert_int_equal(load("{\"code_hex\":\"f4\",\"input_url\":"
+                          "\"FILE:///etc/passwd\"}",
+                          &pol, &js, err, sizeof(err)),
+                     -EINVAL);
+    assert_string_equal(err, "\"input_url\": file:// URLs are refused in a "
+                             "job description; name the file with "
+                             "\"input_path\" and --allow-paths DIR");
+    jobspec_free(&js);
+    assert_int_equal(jobspec_policy_apply(&pol, 'j', "2", err, sizeof(err)), 0);
+    assert_int_equal(jobspec_policy_apply(&pol, JOBSPEC_OPT_ALLOW_PATHS,
+                                          "/nonexistent/tincan", err,
+                                          sizeof(err)),
+                     -ENOENT);
+    assert_string_equal(err, "--allow-paths /nonexistent/tincan: No such file "
+                             "or directory");
+    jobspec_policy_free(&pol);
 }
 
 static void test_load_errors_name_the_field(void **state)
 {
+    struct jobspec_policy pol;
     struct jobspec js;
-    char err[512] = "";
+    char err[512] = "", want[600];
 
     (void)state;
     assert_int_equal(
@@ -295,13 +579,131 @@ static void test_load_errors_name_the_field(void **state)
     assert_string_equal(err, "\"code_b64\": the code is empty; give at least "
                              "one byte");
     jobspec_free(&js);
-    assert_int_equal(parse("{\"code_hex\":\"f4\",\"input_path\":"
-                           "\"/nonexistent/tincan-in\"}",
+    jobspec_policy_init(&pol);
+    assert_int_equal(jobspec_policy_allow_paths(&pol, dir, 0, err, sizeof(err)),
+                     0);
+    assert_int_equal(load("{\"code_hex\":\"f4\",\"input_path\":\"no-such\"}",
+                          &pol, &js, err, sizeof(err)),
+                     -ENOENT);
+    snprintf(want, sizeof(want),
+             "\"input_path\": cannot open %s/no-such: No such file or "
+             "directory",
+             dir);
+    assert_string_equal(err, want);
+    jobspec_free(&js);
+    jobspec_policy_free(&pol);
+}
+
+/* text must be refused with exactly want, naming field in err_field. */
+static void refused_at(const char *text, const char *want, const char *field)
+{
+    struct jobspec js;
+    char err[512] = "";
+
+    assert_int_equal(parse(text, NULL, &js, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, want);
+    assert_string_equal(js.err_field, field);
+    jobspec_free(&js);
+}
+
+static void test_inputs_are_read_in_order(void **state)
+{
+    struct jobspec js;
+    char err[512] = "";
+
+    (void)state;
+    assert_int_equal(
+        parse("{\"code_hex\":\"f4\",\"inputs\":[{\"input_hex\":"
+              "\"41 42\"},{\"input_b64\":\"aGk=\"},"
+              "{\"input_path\":\"in.bin\",\"input_sha256\":\"" SHA_A "\"}]}",
+              NULL, &js, err, sizeof(err)),
+        0);
+    assert_int_equal(js.n_inputs, 3);
+    assert_int_equal(js.has_input, 0);
+    assert_string_equal(js.inputs[0].field, "input_hex");
+    assert_int_equal(js.inputs[0].src.kind, TC_SOURCE_HEX);
+    assert_string_equal(js.inputs[0].src.text, "41 42");
+    assert_int_equal(js.inputs[1].src.kind, TC_SOURCE_B64);
+    assert_int_equal(js.inputs[2].src.kind, TC_SOURCE_PATH);
+    assert_string_equal(js.inputs[2].src.sha256, SHA_A);
+    assert_null(js.inputs[0].src.sha256);
+    jobspec_free(&js);
+    assert_int_equal(parse("{\"code_hex\":\"f4\",\"inputs\":[{\"input_hex\":"
+                           "\"41 42\"},{\"input_b64\":\"aGk=\"}]}",
                            NULL, &js, err, sizeof(err)),
                      0);
-    assert_int_equal(jobspec_load(&js, NULL, NULL, err, sizeof(err)), -ENOENT);
-    assert_true(strncmp(err, "\"input_path\": ", 14) == 0);
-    assert_non_null(strstr(err, "/nonexistent/tincan-in"));
+    assert_int_equal(jobspec_load(&js, NULL, NULL, err, sizeof(err)), 0);
+    assert_int_equal(js.inputs[0].len, 2);
+    assert_memory_equal(js.inputs[0].bytes, "AB", 2);
+    assert_int_equal(js.inputs[1].len, 2);
+    assert_memory_equal(js.inputs[1].bytes, "hi", 2);
+    assert_int_equal(js.job.input_len, 0);
+    jobspec_free(&js);
+}
+
+static void test_bad_inputs_name_the_element(void **state)
+{
+    static const struct {
+        const char *text, *want, *field;
+    } cases[] = {
+        {"{\"code_hex\":\"f4\",\"inputs\":{}}",
+         "\"inputs\" must be an array of input objects, not an object",
+         "inputs"},
+        {"{\"code_hex\":\"f4\",\"inputs\":[]}",
+         "\"inputs\" has 0 elements; give 1 to 256 (or one input field "
+         "instead)",
+         "inputs"},
+        {"{\"code_hex\":\"f4\",\"inputs\":[{\"input_hex\":\"41\"},7]}",
+         "\"inputs[1]\" must be an object, not an integer", "inputs[1]"},
+        {"{\"code_hex\":\"f4\",\"inputs\":[{\"input_hex\":\"41\","
+         "\"input_b64\":\"QQ==\"}]}",
+         "\"inputs[0].input_b64\": a second input beside \"input_hex\"; give "
+         "one per element",
+         "inputs[0].input_b64"},
+        {"{\"code_hex\":\"f4\",\"inputs\":[{\"timeout_ms\":5}]}",
+         "unknown field \"inputs[0].timeout_ms\"; an element of \"inputs\" has "
+         "one of input_hex, input_b64, input_path or input_url (+ "
+         "input_sha256)",
+         "inputs[0].timeout_ms"},
+        {"{\"code_hex\":\"f4\",\"inputs\":[{\"input_sha256\":\"" SHA_A "\"}]}",
+         "\"inputs[0]\" has no input: give one of \"input_hex\", "
+         "\"input_b64\", \"input_path\" or \"input_url\"",
+         "inputs[0]"},
+        {"{\"code_hex\":\"f4\",\"inputs\":[{\"input_hex\":4}]}",
+         "\"inputs[0].input_hex\" must be a string, not an integer",
+         "inputs[0].input_hex"},
+        {"{\"code_hex\":\"f4\",\"input_hex\":\"41\",\"inputs\":[{"
+         "\"input_hex\":\"41\"}]}",
+         "\"inputs\" beside \"input_hex\": give the inputs as \"inputs\" or "
+         "one input field, not both",
+         "inputs"},
+        {"{\"code_hex\":\"f4\",\"timeout_ms\":\"5\"}",
+         "\"timeout_ms\" must be an integer, not a string", "timeout_ms"},
+        {"{\"timeout_ms\":5}",
+         "no code: give one of \"code_hex\", \"code_b64\", \"path\" or "
+         "\"url\"",
+         ""},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        refused_at(cases[i].text, cases[i].want, cases[i].field);
+}
+
+static void test_input_load_errors_name_the_element(void **state)
+{
+    struct jobspec js;
+    char err[512] = "";
+
+    (void)state;
+    assert_int_equal(parse("{\"code_hex\":\"f4\",\"inputs\":[{\"input_hex\":"
+                           "\"41\"},{\"input_hex\":\"4\"}]}",
+                           NULL, &js, err, sizeof(err)),
+                     0);
+    assert_int_equal(jobspec_load(&js, NULL, NULL, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "\"inputs[1].input_hex\": bad hex: a lone digit "
+                             "at offset 0; write whole bytes like 'e6 10'");
+    assert_string_equal(js.err_field, "inputs[1].input_hex");
     jobspec_free(&js);
 }
 
@@ -319,9 +721,17 @@ int main(void)
         cmocka_unit_test(test_code_must_be_given_exactly_once),
         cmocka_unit_test(test_inconsistent_options_are_refused),
         cmocka_unit_test(test_load_decodes_code_and_input),
-        cmocka_unit_test(test_load_takes_relative_paths_from_base_dir),
+        cmocka_unit_test(test_files_and_urls_are_refused_without_a_policy),
+        cmocka_unit_test(test_allowed_paths_resolve_beneath_the_directory),
+        cmocka_unit_test(
+            test_strict_paths_refuse_every_symlink_and_absolute_path),
+        cmocka_unit_test(test_a_pinned_path_must_match_its_digest),
+        cmocka_unit_test(test_allow_urls_takes_a_host_list_and_refuses_others),
         cmocka_unit_test(test_load_errors_name_the_field),
+        cmocka_unit_test(test_inputs_are_read_in_order),
+        cmocka_unit_test(test_bad_inputs_name_the_element),
+        cmocka_unit_test(test_input_load_errors_name_the_element),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup_tree, teardown_tree);
 }

@@ -15,8 +15,16 @@ static void result_init(struct tc_result *r, enum tc_status st)
     memset(r, 0, sizeof(*r));
     r->status = st;
     r->backend = "emu";
+    r->abi = "tincan";
     r->violation_syscall = -1;
+    r->unsupported_syscall = -1;
 }
+
+/* What every object ends with for an SDK guest: no stderr, no syscalls. */
+#define SDK_TAIL                                                               \
+    "\"stderr\":\"\",\"stderr_b64\":\"\",\"stderr_bytes\":0,\"abi\":"          \
+    "\"tincan\","                                                              \
+    "\"syscalls\":0,\"unsupported_syscalls\":0}"
 
 /* o as compact JSON, compared with want. */
 static void json_is(json_t *o, const char *want)
@@ -44,6 +52,9 @@ static void test_exit_codes_follow_the_status(void **state)
         [TC_SANDBOX_VIOLATION] = 122,
         [TC_INTERNAL_ERROR] = 123,
         [TC_INSN_LIMIT] = 116,
+        [TC_UNSUPPORTED_SYSCALL] = 115,
+        [TC_SIGNAL] = 128 + 6,
+        [TC_DEADLOCK] = 114,
     };
     struct tc_result r;
 
@@ -51,6 +62,7 @@ static void test_exit_codes_follow_the_status(void **state)
     for (int st = 0; st < TC_STATUS_COUNT; st++) {
         result_init(&r, (enum tc_status)st);
         r.exit_code = 0x100 + 42;
+        r.signal = 6;
         assert_int_equal(report_exit_code(&r), want[st]);
     }
     result_init(&r, TC_STATUS_COUNT);
@@ -74,7 +86,7 @@ static void test_ok_json_has_text_and_bytes(void **state)
             "{\"status\":\"ok\",\"exit_code\":7,\"output\":\"hi\\n\","
             "\"output_b64\":\"aGkK\",\"output_bytes\":3,\"exits\":4,"
             "\"wall_us\":1234,\"peak_rss_kib\":2048,\"backend\":\"emu\","
-            "\"message\":\"exit code 7\"}");
+            "\"message\":\"exit code 7\"," SDK_TAIL);
 }
 
 static void test_output_that_is_not_utf8_is_null_text(void **state)
@@ -89,7 +101,7 @@ static void test_output_that_is_not_utf8_is_null_text(void **state)
             "{\"status\":\"timeout\",\"exit_code\":0,\"output\":null,"
             "\"output_b64\":\"//4=\",\"output_bytes\":2,\"exits\":0,"
             "\"wall_us\":0,\"peak_rss_kib\":0,\"backend\":\"emu\",\"message\":"
-            "\"\"}");
+            "\"\"," SDK_TAIL);
 }
 
 static void test_details_follow_the_status(void **state)
@@ -110,7 +122,7 @@ static void test_details_follow_the_status(void **state)
             "\"peak_rss_kib\":0,"
             "\"backend\":\"emu\",\"message\":\"\",\"fault\":{\"vector\":14,"
             "\"name\":\"#PF\",\"error_code\":\"0x2\",\"rip\":\"0x10003\","
-            "\"cr2\":\"0x0\"}}");
+            "\"cr2\":\"0x0\"}," SDK_TAIL);
 }
 
 /* The object key of r's JSON, as compact JSON. */

@@ -80,6 +80,8 @@ static void test_duration_has_ms_resolution(void **state)
     assert_int_equal(dur_ok("0.25s"), 250);
     assert_int_equal(dur_ok("0.0019s"), 1);
     assert_int_equal(dur_ok("0ms"), 0);
+    assert_int_equal(dur_ok("10m"), 600000);
+    assert_int_equal(dur_ok("1.5h"), 5400000);
 }
 
 static void test_duration_requires_a_unit(void **state)
@@ -87,7 +89,7 @@ static void test_duration_requires_a_unit(void **state)
     (void)state;
     dur_bad("5", -EINVAL, "add a unit");
     dur_bad("abc", -EINVAL, "e.g. 250ms");
-    dur_bad("5m", -EINVAL, "unknown unit");
+    dur_bad("5d", -EINVAL, "unknown unit");
     dur_bad("1.5ms", -EINVAL, "whole numbers");
     dur_bad(".s", -EINVAL, "e.g. 250ms");
     dur_bad("99999999999999999999s", -ERANGE, "too long");
