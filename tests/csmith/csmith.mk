@@ -6,7 +6,7 @@
 # at -O0 and -O2 (30 of seeds 1-247 do not: csmith's loops can run for
 # minutes) and within 1 s on the emulator (5 more do not), so that each runs
 # in tens of milliseconds: 34 s for all 420 on the emulator.
-# tests/integration/test_csmith.c runs each natively and in tincan and
+# tests/integration/test_native.c runs each natively and in tincan and
 # compares the checksum it prints. Built programs stay in $(BUILD)/csmith
 # (make's usual caching); `make csmith-guests` builds them, -j2 in CI.
 CSMITH ?= csmith
