@@ -9,6 +9,7 @@
 #ifndef TINCAN_TESTS_HELPERS_H
 #define TINCAN_TESTS_HELPERS_H
 
+#include <cpuid.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -259,6 +260,51 @@ static inline int th_on_pvm(void)
     if (v && (strcmp(v, "0") == 0 || strcmp(v, "1") == 0))
         return v[0] == '1';
     return access("/sys/module/kvm_pvm", F_OK) == 0;
+}
+
+/* The CPU's own answer to cpuid (leaf, subleaf), run natively here. */
+static inline void th_native_cpuid(uint32_t leaf, uint32_t sub,
+                                   uint32_t regs[4])
+{
+    __cpuid_count(leaf, sub, regs[0], regs[1], regs[2], regs[3]);
+}
+
+/* Whether a KVM guest's `cpuid` is answered by the CPU itself here rather
+ * than from the ABI's table: so on a kvm_pvm host whose kernel cannot make
+ * a ring-3 cpuid trap (guests/ABI.md, "CPUID"). Decided once by running
+ * leaf 0x80000002 (the brand: "tincan ABI CPU" in the table) on KVM and
+ * comparing with the CPU's native answer. 0 where KVM does not run jobs. */
+static inline int th_kvm_cpuid_is_the_cpus(void)
+{
+    static int known = -1;
+    /* mov eax, 0x80000002; xor ecx, ecx; cpuid; out 0x10, eax; mov eax,
+     * ebx; out 0x10, eax; mov eax, ecx; out 0x10, eax; mov eax, edx;
+     * out 0x10, eax; xor eax, eax; out 0x11, al */
+    static const uint8_t code[] = {0xb8, 0x02, 0x00, 0x00, 0x80, 0x31, 0xc9,
+                                   0x0f, 0xa2, 0xe7, 0x10, 0x89, 0xd8, 0xe7,
+                                   0x10, 0x89, 0xc8, 0xe7, 0x10, 0x89, 0xd0,
+                                   0xe7, 0x10, 0x31, 0xc0, 0xe6, 0x11};
+    struct tc_job job;
+    struct tc_result r;
+    uint32_t native[4];
+
+    if (known >= 0)
+        return known;
+    known = 0;
+    if (!th_kvm_runs())
+        return known;
+    tc_job_init(&job);
+    job.code = code;
+    job.code_len = sizeof(code);
+    job.backend = TC_BACKEND_KVM;
+    job.timeout_ms = 10000;
+    if (tc_run(&job, &r) != 0)
+        return known;
+    th_native_cpuid(0x80000002, 0, native);
+    known = r.status == TC_OK && r.output_len == sizeof(native) &&
+            memcmp(r.output, native, sizeof(native)) == 0;
+    tc_result_free(&r);
+    return known;
 }
 
 /* Whether the CPU is AMD ("AuthenticAMD" in /proc/cpuinfo): KVM there

@@ -344,6 +344,22 @@ static int pvm_int_swallowed(const uint8_t *b, size_t n,
     return 0;
 }
 
+/* Where a KVM guest's cpuid is the CPU's own (kvm_pvm without a way to
+ * make a ring-3 cpuid trap: guests/ABI.md, "CPUID"), a blob holding a
+ * cpuid (0F A2) sees the CPU's values on KVM and the ABI's table on the
+ * emulator. */
+static int pvm_cpuid_is_the_cpus(const uint8_t *b, size_t n,
+                                 const struct tc_result *k,
+                                 const struct tc_result *e)
+{
+    (void)k;
+    (void)e;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (b[i] == 0x0F && b[i + 1] == 0xA2)
+            return th_kvm_cpuid_is_the_cpus();
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*match)(const uint8_t *b, size_t n, const struct tc_result *k,
@@ -361,6 +377,7 @@ static const struct {
     {"pvm_cpu_runs", pvm_cpu_runs},
     {"pvm_cpu_ss", pvm_cpu_ss},
     {"pvm_int_swallowed", pvm_int_swallowed},
+    {"pvm_cpuid_is_the_cpus", pvm_cpuid_is_the_cpus},
 };
 #define NCLASSES (sizeof(classes) / sizeof(classes[0]))
 
