@@ -131,8 +131,17 @@ static inline void th_job_init(struct tc_job *job)
 }
 
 /*
- * Run guest NAME with the given input, timeout (ms) and max_output (0 means
- * the default); tc_run must accept the job. The caller frees res.
+ * The deadline of a test job that ends by itself (timeout_ms 0 below): long,
+ * so that a loaded 2-core CI host under ASan, or TCG in the lane, cannot turn
+ * a 30 ms fault into a timeout (seen once at the 1 s default on kvm_pvm), and
+ * a guest that really hangs still fails the test as a timeout.
+ */
+#define TH_SELF_ENDING_TIMEOUT_MS 10000
+
+/*
+ * Run guest NAME with the given input, timeout (ms; 0 is
+ * TH_SELF_ENDING_TIMEOUT_MS) and max_output (0 means the default); tc_run
+ * must accept the job. The caller frees res.
  */
 static inline void th_run_guest_full(const char *name, const void *input,
                                      size_t input_len, uint64_t mem_size,
@@ -150,8 +159,7 @@ static inline void th_run_guest_full(const char *name, const void *input,
     job.input_len = input_len;
     if (mem_size)
         job.mem_size = mem_size;
-    if (timeout_ms)
-        job.timeout_ms = timeout_ms;
+    job.timeout_ms = timeout_ms ? timeout_ms : TH_SELF_ENDING_TIMEOUT_MS;
     if (max_output)
         job.max_output = max_output;
     int rc = tc_run(&job, res);
@@ -177,8 +185,7 @@ static inline void th_run_code(const void *code, size_t len,
     th_job_init(&job);
     job.code = code;
     job.code_len = len;
-    if (timeout_ms)
-        job.timeout_ms = timeout_ms;
+    job.timeout_ms = timeout_ms ? timeout_ms : TH_SELF_ENDING_TIMEOUT_MS;
     int rc = tc_run(&job, res);
     if (rc != 0)
         print_error("tc_run refused the inline code: %d (%s)\n", rc,
@@ -191,9 +198,11 @@ static inline void th_run_code(const void *code, size_t len,
     do {                                                                       \
         const struct tc_result *th_r_ = (res);                                 \
         if ((int)th_r_->status != (int)(want))                                 \
-            print_error("status %s, want %s; message: %s\n",                   \
+            print_error("status %s, want %s; message: %s (%llu exits, "     \
+                        "%llu us)\n",                                          \
                         tc_status_name(th_r_->status), tc_status_name(want),   \
-                        th_r_->message);                                       \
+                        th_r_->message, (unsigned long long)th_r_->exits,      \
+                        (unsigned long long)th_r_->wall_us);                   \
         assert_int_equal(th_r_->status, (want));                               \
     } while (0)
 
