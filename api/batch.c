@@ -376,14 +376,6 @@ static int next_line(struct reader *r, char **line, size_t *len)
     }
 }
 
-static int blank(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-            return 0;
-    return 1;
-}
-
 /* Non-blank lines of a regular file (a cheap pass for the ETA); 0 when
  * unknown. */
 static uint64_t count_jobs(int fd)
@@ -1388,18 +1380,6 @@ static int already_done(struct batch *b, const char *key)
     return 1;
 }
 
-static const char *json_type_name(const json_t *v)
-{
-    static const char *const names[] = {
-        [JSON_OBJECT] = "an object",   [JSON_ARRAY] = "an array",
-        [JSON_STRING] = "a string",    [JSON_INTEGER] = "an integer",
-        [JSON_REAL] = "a real number", [JSON_TRUE] = "a boolean",
-        [JSON_FALSE] = "a boolean",    [JSON_NULL] = "null",
-    };
-
-    return names[json_typeof(v)];
-}
-
 /* One input line -> an item (or nothing: blank, or done before). 0, or -1
  * when the batch stops. */
 static int handle_line(struct batch *b, const char *text, size_t len,
@@ -1408,12 +1388,11 @@ static int handle_line(struct batch *b, const char *text, size_t len,
     static const char *const extra[] = {"id", NULL};
     char lkey[LINE_KEY_MAX], err[ERR_MAX], *key = NULL;
     struct item *it;
-    json_error_t jerr;
     json_t *obj = NULL, *id;
     uint64_t first;
     int rc = 0;
 
-    if (!too_long && blank(text, len))
+    if (!too_long && jobspec_line_blank(text, len))
         return 0;
     line_key(lineno, lkey, sizeof(lkey));
     it = calloc(1, sizeof(*it));
@@ -1432,24 +1411,10 @@ static int handle_line(struct batch *b, const char *text, size_t len,
                   MAX_LINE >> 20);
         goto out;
     }
-    obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!obj || !json_is_object(obj) || !(id = json_object_get(obj, "id")) ||
-        !(json_is_string(id) || json_is_integer(id))) {
+    if (jobspec_line_parse(text, len, &obj, &id, err, sizeof(err))) {
         if (already_done(b, lkey))
             goto skip;
-        if (!obj)
-            set_error(it, NULL, "bad JSON at column %d: %s", jerr.column,
-                      jerr.text);
-        else if (!json_is_object(obj))
-            set_error(it, NULL, "a job must be a JSON object, not %s",
-                      json_type_name(obj));
-        else if (!json_object_get(obj, "id"))
-            set_error(it, NULL, "%s",
-                      "no \"id\": give each job a unique \"id\" (a string "
-                      "or an integer)");
-        else
-            set_error(it, NULL, "\"id\" must be a string or an integer, not %s",
-                      json_type_name(json_object_get(obj, "id")));
+        set_error(it, NULL, "%s", err);
         goto out;
     }
     key = id_key(id);

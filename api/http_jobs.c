@@ -119,15 +119,20 @@ static int parse_job(struct http_req *r, json_t *desc, const char *const *extra,
     return apply_caps(r, desc, &j->js);
 }
 
-static int refuse_draining(struct http_req *r)
+static void refuse_shutdown(struct http_req *r)
 {
-    if (!http_draining(r))
-        return 0;
     metrics_reject(METRICS_DRAINING);
     http_add_header(r, "Retry-After", RETRY_AFTER_S);
     http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "%s",
                      "the server is shutting down; send the job to another "
                      "server or try again later");
+}
+
+static int refuse_draining(struct http_req *r)
+{
+    if (!http_draining(r))
+        return 0;
+    refuse_shutdown(r);
     return -ESHUTDOWN;
 }
 
@@ -138,6 +143,36 @@ static void reply_queue_full(struct http_req *r)
     http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
                      "the queue is full (%u jobs wait); try again shortly",
                      http_config_of(r)->queue_max);
+}
+
+/* What a queue's refusal of a job (jobq.h: submit) tells its sender. */
+static const char *submit_error(int rc)
+{
+    switch (rc) {
+    case -EAGAIN:
+        return "the server's queue is full; send this job again";
+    case -ESHUTDOWN:
+        return "the server is shutting down; send this job again elsewhere";
+    default:
+        return "the server is out of memory; send this job again";
+    }
+}
+
+/* The reply to a request whose job the queue refused with rc. */
+static void reply_submit_error(struct http_req *r, int rc)
+{
+    switch (rc) {
+    case -EAGAIN:
+        reply_queue_full(r);
+        return;
+    case -ESHUTDOWN:
+        refuse_shutdown(r);
+        return;
+    default:
+        http_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "%s",
+                         "the server is out of memory; try again later");
+        return;
+    }
 }
 
 static int queue_full(struct http_req *r)
@@ -249,6 +284,7 @@ void http_jobs_run(struct http_req *r)
     struct run_ctx *x;
     json_t *desc, *id;
     char gen[ID_LEN + 1];
+    int rc;
 
     if (refuse_draining(r) || !(desc = body_object(r)))
         return;
@@ -260,7 +296,8 @@ void http_jobs_run(struct http_req *r)
     if (id && !json_is_string(id) && !json_is_integer(id)) {
         metrics_reject(METRICS_BAD_REQUEST);
         http_reply_error(r, MHD_HTTP_BAD_REQUEST, "id",
-                         "\"id\" must be a string or an integer");
+                         "\"id\" must be a string or an integer, not %s",
+                         jobspec_type_name(id));
         goto fail;
     }
     if (parse_job(r, desc, run_extra, &x->j) || queue_full(r) ||
@@ -280,11 +317,12 @@ void http_jobs_run(struct http_req *r)
     x->j.done = run_done;
     x->j.arg = x;
     http_suspend(r);
-    if (http_queue(r)->submit(http_queue(r), &x->j) == 0)
+    rc = http_queue(r)->submit(http_queue(r), &x->j);
+    if (rc == 0)
         return; /* run_done replies and resumes */
     if (x->has_caller)
         tokens_leave(&x->caller);
-    reply_queue_full(r);
+    reply_submit_error(r, rc);
     json_decref(x->id);
     jobq_job_release(&x->j);
     free(x);
@@ -316,8 +354,9 @@ struct ajob {
     int live;    /* qj is in the queue (queued or running) */
     int pins;    /* a DELETE is canceling it outside st.mu */
     int orphan;  /* dropped from the store while pinned: free at unpin */
-    char *final; /* done or canceled: the answer, a JSON object's text */
+    char *final; /* done or canceled: the answer, a JSON object's line */
     size_t final_len;
+    int ended; /* finalized: on the ended list (a canceled one may still run) */
     uint64_t ended_us;
     struct waiter *waiters;
     struct jobq_job qj;
@@ -366,7 +405,7 @@ static void unlink_job(struct ajob *a)
         pp = &(*pp)->hnext;
     if (*pp)
         *pp = a->hnext;
-    if (a->state == ST_DONE || a->state == ST_CANCELED) {
+    if (a->ended) {
         if (a->dprev)
             a->dprev->dnext = a->dnext;
         else
@@ -411,6 +450,32 @@ static char *dump(json_t *o, size_t *len)
     return s;
 }
 
+static char *copy_text(const char *s, size_t len)
+{
+    char *c = s ? malloc(len + 1) : NULL;
+
+    if (c) {
+        memcpy(c, s, len);
+        c[len] = '\0';
+    }
+    return c;
+}
+
+/* o's text as one line (with its "\n"): NULL when out of memory. */
+static char *dump_line(json_t *o, size_t *len)
+{
+    char *s = dump(o, len), *line = s ? realloc(s, *len + 2) : NULL;
+
+    if (!line) {
+        free(s);
+        *len = 0;
+        return NULL;
+    }
+    line[(*len)++] = '\n';
+    line[*len] = '\0';
+    return line;
+}
+
 /* The answer of an ended job (under st.mu, once). */
 static void finalize(struct ajob *a)
 {
@@ -426,7 +491,8 @@ static void finalize(struct ajob *a)
         if (a->qj.out.field[0])
             json_object_set_new(o, "field", json_string(a->qj.out.field));
     }
-    a->final = dump(o, &a->final_len);
+    a->final = dump_line(o, &a->final_len);
+    a->ended = 1;
     a->ended_us = http_now_us();
     a->dprev = st.dtail;
     a->dnext = NULL;
@@ -439,16 +505,13 @@ static void finalize(struct ajob *a)
     st.ended_bytes += a->final_len;
 }
 
-/* Reply to a long-poll with text (a copy) or the job's state; resume it. */
+/* Reply to a long-poll with the final line text (a copy); resume it. */
 static void answer_waiter(struct waiter *w, const char *text, size_t len)
 {
-    char *copy = text ? malloc(len + 2) : NULL;
+    char *copy = copy_text(text, len);
 
     if (copy) {
-        memcpy(copy, text, len);
-        copy[len] = '\n';
-        copy[len + 1] = '\0';
-        http_reply_raw(w->r, MHD_HTTP_OK, "application/json", copy, len + 1);
+        http_reply_raw(w->r, MHD_HTTP_OK, "application/json", copy, len);
     } else {
         http_reply_error(w->r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "%s",
                          "out of memory; ask again");
@@ -466,17 +529,6 @@ static void answer_all(struct waiter *w, char *text, size_t len)
         w = next;
     }
     free(text);
-}
-
-static char *copy_text(const char *s, size_t len)
-{
-    char *c = s ? malloc(len + 1) : NULL;
-
-    if (c) {
-        memcpy(c, s, len);
-        c[len] = '\0';
-    }
-    return c;
 }
 
 static void async_started(struct jobq_job *j)
@@ -535,7 +587,7 @@ static void sweep(uint64_t now, struct waiter **due)
                 *pp = w->next;
                 /* Answered with the job's state: the caller asks again. */
                 size_t len;
-                char *text = dump(state_object(a), &len);
+                char *text = dump_line(state_object(a), &len);
                 w->next = NULL;
                 answer_waiter(w, text, len);
                 free(text);
@@ -665,7 +717,7 @@ void http_jobs_submit(struct http_req *r)
     if (rc) {
         if (a->has_caller)
             tokens_leave(&a->caller);
-        reply_queue_full(r);
+        reply_submit_error(r, rc);
         goto fail;
     }
     snprintf(loc, sizeof(loc), "/v1/jobs/%s", id);
@@ -718,16 +770,8 @@ void http_jobs_get(struct http_req *r)
         size_t len = a->final_len;
         pthread_mutex_unlock(&st.mu);
         if (text) {
-            text[len] = '\0';
-            char *line = realloc(text, len + 2);
-            if (line) {
-                line[len] = '\n';
-                line[len + 1] = '\0';
-                http_reply_raw(r, MHD_HTTP_OK, "application/json", line,
-                               len + 1);
-                return;
-            }
-            free(text);
+            http_reply_raw(r, MHD_HTTP_OK, "application/json", text, len);
+            return;
         }
         http_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "%s",
                          "out of memory; ask again");
@@ -764,16 +808,14 @@ void http_jobs_delete(struct http_req *r)
         return;
     }
     if (a->final) {
-        /* Ended: deleting drops its result; the reply is the last look. */
-        char *text = copy_text(a->final, a->final_len);
+        /* Ended: deleting drops its result; the reply is the last look,
+         * its line handed over. */
+        char *text = a->final;
         size_t len = a->final_len;
-        drop_job(a);
+        a->final = NULL;
+        drop_job(a); /* freed, or an orphan a DELETE still pins */
         pthread_mutex_unlock(&st.mu);
-        if (text)
-            http_reply_raw(r, MHD_HTTP_OK, "application/json", text, len);
-        else
-            http_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "%s",
-                             "out of memory");
+        http_reply_raw(r, MHD_HTTP_OK, "application/json", text, len);
         return;
     }
     a->state = ST_CANCELED; /* whatever its run still does */
@@ -903,13 +945,11 @@ static void bs_launch(struct bstream *bs)
         it->j.arg = it;
         rc = bs->q->submit(bs->q, &it->j);
         if (rc) {
-            metrics_reject(METRICS_QUEUE_FULL);
-            bs_put(bs, error_line(it->line, it->id, NULL, "%s",
-                                  rc == -ESHUTDOWN
-                                      ? "the server is shutting down; "
-                                        "send this job again elsewhere"
-                                      : "the server's queue is full; send "
-                                        "this job again"));
+            if (rc == -EAGAIN || rc == -ESHUTDOWN)
+                metrics_reject(rc == -EAGAIN ? METRICS_QUEUE_FULL
+                                             : METRICS_DRAINING);
+            bs_put(bs,
+                   error_line(it->line, it->id, NULL, "%s", submit_error(rc)));
             continue;
         }
         it->live = 1;
@@ -1021,27 +1061,13 @@ static int batch_line(struct http_req *r, struct bstream *bs, json_t *seen,
 {
     static const char *const extra[] = {"id", NULL};
     char err[HTTP_ERROR_MAX], *key;
-    json_error_t jerr;
     json_t *o, *id;
 
     it->bs = bs;
     it->line = line;
     jobq_job_init(&it->j);
-    o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    id = o && json_is_object(o) ? json_object_get(o, "id") : NULL;
-    if (!o) {
-        it->error = error_line(line, NULL, NULL, "bad JSON at column %d: %s",
-                               jerr.column, jerr.text);
-    } else if (!json_is_object(o)) {
-        it->error =
-            error_line(line, NULL, NULL, "%s", "a job must be a JSON object");
-    } else if (!id) {
-        it->error = error_line(line, NULL, NULL, "%s",
-                               "no \"id\": give each job a unique \"id\" (a "
-                               "string or an integer)");
-    } else if (!json_is_string(id) && !json_is_integer(id)) {
-        it->error = error_line(line, NULL, NULL, "%s",
-                               "\"id\" must be a string or an integer");
+    if (jobspec_line_parse(text, len, &o, &id, err, sizeof(err))) {
+        it->error = error_line(line, NULL, NULL, "%s", err);
     } else if (!(key = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY |
                                           JSON_ENSURE_ASCII))) {
         json_decref(o);
@@ -1072,14 +1098,6 @@ static int batch_line(struct http_req *r, struct bstream *bs, json_t *seen,
     return 0;
 }
 
-static int blank(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-            return 0;
-    return 1;
-}
-
 void http_jobs_batch(struct http_req *r)
 {
     size_t len, lines = 0;
@@ -1094,7 +1112,7 @@ void http_jobs_batch(struct http_req *r)
     for (p = body; p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *e = nl ? nl : end;
-        if (!blank(p, (size_t)(e - p)))
+        if (!jobspec_line_blank(p, (size_t)(e - p)))
             lines++;
         p = nl ? nl + 1 : end;
     }
@@ -1120,7 +1138,7 @@ void http_jobs_batch(struct http_req *r)
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *e = nl ? nl : end;
         lineno++;
-        if (!blank(p, (size_t)(e - p)))
+        if (!jobspec_line_blank(p, (size_t)(e - p)))
             rc = batch_line(r, bs, seen, p, (size_t)(e - p), lineno,
                             &bs->items[bs->n++]);
         p = nl ? nl + 1 : end;

@@ -35,8 +35,10 @@ struct jobq {
     /* 0, -EAGAIN (the queue is full) or -ESHUTDOWN (closed). */
     int (*submit)(struct jobq *q, struct jobq_job *j);
     /* 0: j was told to stop: a queued job ends as JOBRUN_CANCELED (done
-     * runs before this returns), a running one too unless it ended first;
-     * -ENOENT: j is not queued or running (done already, or soon). */
+     * runs before this returns), a running one too unless it ended first
+     * (the fleet's: once a worker answers, for a worker runs it to its end;
+     * until done the job holds its place); -ENOENT: j is not queued or
+     * running (done already, or soon). */
     int (*cancel)(struct jobq *q, struct jobq_job *j);
     void (*counts)(struct jobq *q, unsigned *queued, unsigned *running);
     void (*close)(struct jobq *q); /* refuse new jobs */

@@ -6,8 +6,12 @@
  * another try, and reads the stream's length for the cap check. The
  * receiver thread reads the notices on P:done:TAG, fetches those results
  * in one MGET, and ends each job that is still in the map (the one who
- * takes a job out of the map, receiver or cancel, calls its done). Each
- * thread has its own connection.
+ * takes a job out of the map, receiver or cancel, calls its done). A job
+ * canceled before it was sent ends at once; one already in the stream (or
+ * being sent) stays in the map, marked, and ends as canceled when the fleet
+ * answers: a worker runs it to its end, and until then it holds its place
+ * (its tenant's max_concurrent slot among them). Each thread has its own
+ * connection.
  */
 #include "jobq_redis.h"
 
@@ -50,6 +54,7 @@ struct node {
     int sending;         /* the sender holds it outside mu */
     int orphan;          /* out of the map while sending: the sender frees */
     int listed;          /* on the send list */
+    int canceled;        /* canceled once sent: ends when the fleet answers */
     uint64_t checked_us; /* in the stream since, or fetched by a sweep */
     struct node *hnext;  /* map chain */
     struct node *snext;  /* send list */
@@ -159,6 +164,14 @@ static void forget(struct redis_q *q, struct node *d)
         free_node(d);
 }
 
+/* j's out as a job canceled (jobq.h: JOBRUN_CANCELED), why saying when. */
+static void end_canceled(struct jobq_job *j, const char *why)
+{
+    memset(&j->out, 0, sizeof(j->out));
+    j->out.error = JOBRUN_CANCELED;
+    snprintf(j->out.message, sizeof(j->out.message), "%s", why);
+}
+
 /* --- connections -----------------------------------------------------------
  */
 
@@ -204,6 +217,8 @@ static void reconnect(struct redis_q *q, struct queue *c, unsigned who,
 static int send_round(struct redis_q *q, int *refused, char *err, size_t errlen)
 {
     struct node *batch[SEND_MAX], *back = NULL, *back_last = NULL;
+    struct jobq_job *canceled[SEND_MAX];
+    size_t n_canceled = 0;
     char(*qids)[QID_MAX] = q->send_qids;
     struct queue_job jobs[SEND_MAX];
     unsigned char added[SEND_MAX];
@@ -237,10 +252,14 @@ static int send_round(struct redis_q *q, int *refused, char *err, size_t errlen)
     for (size_t i = 0; i < n; i++) {
         struct node *d = batch[i];
         d->sending = 0;
-        if (added[i] || d->orphan)
+        if (added[i] || d->orphan || d->canceled)
             q->unsent--;
         if (d->orphan) {
             free_node(d);
+        } else if (d->canceled && !added[i]) {
+            /* Canceled while it was sent, and not sent: it ends here. */
+            canceled[n_canceled++] = d->j;
+            forget(q, d);
         } else if (added[i]) {
             free(d->text);
             d->text = NULL;
@@ -263,6 +282,12 @@ static int send_round(struct redis_q *q, int *refused, char *err, size_t errlen)
             q->stail = back_last;
         q->shead = back;
     }
+    pthread_mutex_unlock(&q->mu);
+    for (size_t i = 0; i < n_canceled; i++) {
+        end_canceled(canceled[i], "canceled before it reached the fleet");
+        canceled[i]->done(canceled[i]);
+    }
+    pthread_mutex_lock(&q->mu);
     return rc;
 }
 
@@ -324,11 +349,13 @@ static void deliver(struct redis_q *q, uint64_t n, const char *text)
 {
     struct jobq_job *j = NULL;
     struct node *d;
+    int canceled = 0;
 
     pthread_mutex_lock(&q->mu);
     d = find(q, n);
     if (d) {
         j = d->j;
+        canceled = d->canceled;
         forget(q, d);
         /* Its worker deleted its entry: the depth until the next look. */
         if (q->depth)
@@ -336,8 +363,12 @@ static void deliver(struct redis_q *q, uint64_t n, const char *text)
     }
     pthread_mutex_unlock(&q->mu);
     if (!j)
-        return; /* canceled, or a notice repeated */
-    jobrun_out_decode(text, strlen(text), &j->out);
+        return; /* canceled before it was sent, or a notice repeated */
+    if (canceled)
+        end_canceled(j, "canceled; the fleet had taken it and ran it to its "
+                        "end");
+    else
+        jobrun_out_decode(text, strlen(text), &j->out);
     j->done(j);
 }
 
@@ -494,19 +525,23 @@ static int rq_cancel(struct jobq *base, struct jobq_job *j)
 {
     struct redis_q *q = (struct redis_q *)base;
     struct node *d;
+    int now = 0;
 
     pthread_mutex_lock(&q->mu);
     d = j->node;
-    if (d)
-        forget(q, d);
+    if (d && d->listed) {
+        forget(q, d); /* never sent: nothing of it runs */
+        now = 1;
+    } else if (d) {
+        d->canceled = 1; /* a worker may run it: done when it answers */
+    }
     pthread_mutex_unlock(&q->mu);
     if (!d)
         return -ENOENT;
-    memset(&j->out, 0, sizeof(j->out));
-    j->out.error = JOBRUN_CANCELED;
-    snprintf(j->out.message, sizeof(j->out.message), "%s",
-             "canceled before the fleet answered");
-    j->done(j);
+    if (now) {
+        end_canceled(j, "canceled before it reached the fleet");
+        j->done(j);
+    }
     return 0;
 }
 

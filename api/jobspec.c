@@ -122,7 +122,7 @@ void jobspec_free(struct jobspec *js)
     jobspec_init(js);
 }
 
-static const char *type_name(const json_t *v)
+const char *jobspec_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
@@ -166,7 +166,7 @@ static int own_string(struct jobspec *js, int slot, const char *key,
 {
     if (!json_is_string(v))
         return fail(err, errlen, "\"%s\" must be a string, not %s", key,
-                    type_name(v));
+                    jobspec_type_name(v));
     free(js->owned[slot]);
     js->owned[slot] = strdup(json_string_value(v));
     if (!js->owned[slot]) {
@@ -236,7 +236,7 @@ static int get_integer(const struct field *f, const json_t *v, uint64_t min,
 
     if (!json_is_integer(v))
         return fail(err, errlen, "\"%s\" must be an integer, not %s", f->name,
-                    type_name(v));
+                    jobspec_type_name(v));
     n = json_integer_value(v);
     if (n < 0 || (uint64_t)n < min || (uint64_t)n > max)
         return fail(err, errlen, "\"%s\" %lld is out of range (%s)", f->name,
@@ -259,7 +259,7 @@ static int get_size(const struct field *f, const json_t *v, uint64_t min,
         return fail(err, errlen,
                     "\"%s\" must be a number of bytes or a size like \"64M\", "
                     "not %s",
-                    f->name, type_name(v));
+                    f->name, jobspec_type_name(v));
     if (units_parse_size(json_string_value(v), &n, why, sizeof(why)))
         return fail(err, errlen, "\"%s\": %s", f->name, why);
     if (n < min || n > max)
@@ -291,7 +291,7 @@ static int get_choice(const struct field *f, const json_t *v,
 {
     if (!json_is_string(v))
         return fail(err, errlen, "\"%s\" must be a string (%s), not %s",
-                    f->name, choices_text, type_name(v));
+                    f->name, choices_text, jobspec_type_name(v));
     *out = name_index(names, json_string_value(v));
     if (*out >= 0)
         return 0;
@@ -361,7 +361,7 @@ static int get_strings(const struct field *f, const json_t *v, int env,
 
     if (!json_is_array(v))
         return fail(err, errlen, "\"%s\" must be an array of strings, not %s",
-                    f->name, type_name(v));
+                    f->name, jobspec_type_name(v));
     if (*out)
         return fail(err, errlen, "\"%s\" is given twice", f->name);
     count = json_array_size(v);
@@ -375,7 +375,7 @@ static int get_strings(const struct field *f, const json_t *v, int env,
         const char *s;
         if (!json_is_string(e))
             return fail(err, errlen, "\"%s\"[%zu] must be a string, not %s",
-                        f->name, i, type_name(e));
+                        f->name, i, jobspec_type_name(e));
         s = json_string_value(e);
         if (strlen(s) != json_string_length(e))
             return fail(err, errlen,
@@ -401,7 +401,7 @@ static int dup_string(const char *field, const json_t *v, char **slot,
 {
     if (!json_is_string(v))
         return fail(err, errlen, "\"%s\" must be a string, not %s", field,
-                    type_name(v));
+                    jobspec_type_name(v));
     *slot = strdup(json_string_value(v));
     if (!*slot) {
         snprintf(err, errlen, "\"%s\": %s", field, strerror(ENOMEM));
@@ -421,7 +421,7 @@ static int set_one_input(struct jobspec *js, struct jobspec_input *in,
 
     if (!json_is_object(obj))
         return fail(err, errlen, "\"%s\" must be an object, not %s",
-                    js->err_field, type_name(obj));
+                    js->err_field, jobspec_type_name(obj));
     json_object_foreach((json_t *)obj, key, v)
     {
         const struct field *f = find_field(key);
@@ -478,7 +478,7 @@ static int set_inputs(struct jobspec *js, const json_t *v, char *err,
     if (!json_is_array(v))
         return fail(err, errlen,
                     "\"inputs\" must be an array of input objects, not %s",
-                    type_name(v));
+                    jobspec_type_name(v));
     n = json_array_size(v);
     if (n == 0 || n > JOBSPEC_MAX_INPUTS)
         return fail(err, errlen,
@@ -559,7 +559,7 @@ static int set_field(struct jobspec *js, const struct field *f, const json_t *v,
     case F_NAME:
         if (!json_is_string(v))
             return fail(err, errlen, "\"%s\" must be a string, not %s", f->name,
-                        type_name(v));
+                        jobspec_type_name(v));
         if (!json_string_value(v)[0] || strchr(json_string_value(v), '/'))
             return fail(err, errlen,
                         "\"%s\" \"%.40s\" must be a file name without '/'",
@@ -578,7 +578,7 @@ static int set_field(struct jobspec *js, const struct field *f, const json_t *v,
     case F_STRICT:
         if (!json_is_boolean(v))
             return fail(err, errlen, "\"%s\" must be true or false, not %s",
-                        f->name, type_name(v));
+                        f->name, jobspec_type_name(v));
         job->strict_syscalls = json_is_true(v);
         return 0;
     case F_INPUTS:
@@ -596,7 +596,7 @@ int jobspec_parse(const json_t *obj, const char *const *extra_keys,
 
     if (!json_is_object(obj))
         return fail(err, errlen, "a job must be a JSON object, not %s",
-                    type_name(obj));
+                    jobspec_type_name(obj));
     json_object_foreach((json_t *)obj, key, v)
     {
         const struct field *f = find_field(key);
@@ -969,5 +969,48 @@ int jobspec_load(struct jobspec *js, const struct tc_fetch_options *fetch,
         js->job.input_len = len;
     }
     js->err_field[0] = '\0';
+    return 0;
+}
+
+int jobspec_line_blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return 0;
+    return 1;
+}
+
+int jobspec_line_parse(const char *text, size_t len, json_t **obj, json_t **id,
+                       char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+
+    *obj = NULL;
+    *id = NULL;
+    if (!o)
+        return fail(err, errlen, "bad JSON at column %d: %s", jerr.column,
+                    jerr.text);
+    if (!json_is_object(o)) {
+        fail(err, errlen, "a job must be a JSON object, not %s",
+             jobspec_type_name(o));
+        json_decref(o);
+        return -EINVAL;
+    }
+    *id = json_object_get(o, "id");
+    if (!*id) {
+        json_decref(o);
+        return fail(err, errlen, "%s",
+                    "no \"id\": give each job a unique \"id\" (a string or "
+                    "an integer)");
+    }
+    if (!json_is_string(*id) && !json_is_integer(*id)) {
+        fail(err, errlen, "\"id\" must be a string or an integer, not %s",
+             jobspec_type_name(*id));
+        *id = NULL;
+        json_decref(o);
+        return -EINVAL;
+    }
+    *obj = o;
     return 0;
 }

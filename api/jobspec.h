@@ -189,4 +189,21 @@ int jobspec_load(struct jobspec *js, const struct tc_fetch_options *fetch,
 
 void jobspec_free(struct jobspec *js);
 
+/* What a JSON value is, for "must be X, not Y": "an array", "null". */
+const char *jobspec_type_name(const json_t *v);
+
+/* A line of a batch (`tincan batch`, POST /v1/batch) with nothing but
+ * spaces, tabs and a CR: skipped, not a job. */
+int jobspec_line_blank(const char *s, size_t len);
+
+/*
+ * A batch line's JSON: *obj (a new reference) is an object with an "id"
+ * (*id, borrowed from it) that is a string or an integer. Returns 0; or
+ * -EINVAL with *obj NULL and one line in err (without "line N: "):
+ * "bad JSON at column 3: ...", "a job must be a JSON object, not array",
+ * "no \"id\": ...", "\"id\" must be a string or an integer, not real".
+ */
+int jobspec_line_parse(const char *text, size_t len, json_t **obj, json_t **id,
+                       char *err, size_t errlen);
+
 #endif

@@ -198,7 +198,7 @@ static inline void th_run_code(const void *code, size_t len,
     do {                                                                       \
         const struct tc_result *th_r_ = (res);                                 \
         if ((int)th_r_->status != (int)(want))                                 \
-            print_error("status %s, want %s; message: %s (%llu exits, "     \
+            print_error("status %s, want %s; message: %s (%llu exits, "        \
                         "%llu us)\n",                                          \
                         tc_status_name(th_r_->status), tc_status_name(want),   \
                         th_r_->message, (unsigned long long)th_r_->exits,      \

@@ -107,6 +107,22 @@ class Redis:
         self.stop()
         raise AssertionError("redis-server did not start")
 
+    def integer(self, *args):
+        """The answer of a command whose reply is an integer (XLEN, ...);
+        args without spaces, sent as an inline command."""
+        with socket.create_connection(("127.0.0.1", self.port),
+                                      timeout=30) as c:
+            c.sendall((" ".join(args) + "\r\n").encode())
+            reply = b""
+            while not reply.endswith(b"\r\n"):
+                chunk = c.recv(64)
+                if not chunk:
+                    break
+                reply += chunk
+        if not reply.startswith(b":"):
+            raise AssertionError("%s: %r" % (" ".join(args), reply))
+        return int(reply[1:])
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -455,8 +471,8 @@ def bad_requests_get_400_naming_the_field():
                       "--allow-urls=HOST,... for some hosts)",
                       "field": "input_url"})
         expect_error(s, "POST", "/v1/run", job(code_hex="f4", id=[1]), 400,
-                     {"error": "\"id\" must be a string or an integer",
-                      "field": "id"})
+                     {"error": "\"id\" must be a string or an integer, "
+                      "not an array", "field": "id"})
         expect_error(s, "POST", "/v1/jobs", job(code_hex="f4", id="x"), 400,
                      {"error": "the server names async jobs: leave out \"id\" "
                       "and use the one in the reply", "field": "id"})
@@ -732,6 +748,8 @@ def batch_streams_tincan_batch_lines():
                        inputs=[{"input_hex": "41"}, {"input_hex": "42"}])),
         json.dumps({"code_hex": "f4"}),
         json.dumps(job(id="bad", code_hex="f4", timeout=5)),
+        "[1, 2]",
+        json.dumps({"id": 1.5, "code_hex": "f4"}),
     ]
     body = ("\n".join(lines) + "\n").encode()
     jobs = os.path.join(TMP, "batch.jsonl")
@@ -755,7 +773,7 @@ def batch_streams_tincan_batch_lines():
         got = sorted(json.dumps(steady(json.loads(l)), sort_keys=True)
                      for l in got.splitlines())
         eq(got, want, "the same lines as tincan batch")
-        eq(len(got), 7, "one line per non-blank line")
+        eq(len(got), 9, "one line per non-blank line")
         s.stop()
 
 
@@ -1265,6 +1283,41 @@ def async_jobs_on_the_fleet_long_poll_cancel_and_errors():
                      {"error": "\"code_hex\": bad hex: a lone digit at offset "
                       "0; write whole bytes like 'e6 10'",
                       "field": "code_hex"})
+        s.stop()
+
+
+@redis_only
+def a_canceled_fleet_job_holds_its_tokens_slot_until_its_worker_ends_it():
+    # A worker cannot be told to stop: canceling a job it has taken must
+    # not free its tenant's max_concurrent slot while it still runs.
+    one = {"Authorization": "Bearer one-secret"}
+    with Server(tokens=TOKENS) as s:
+        st, h, a = s.json("POST", "/v1/jobs", job(
+            code_b64=b64(guest("spin")), timeout_ms=1500), one)
+        eq(st, 202, "accepted")
+        wait_for("the job in P:jobs",
+                 lambda: REDIS_SERVER.integer("XLEN", s.prefix + ":jobs"), 1)
+        eq(s.json("DELETE", "/v1/jobs/" + a["id"], headers=one)[::2],
+           (200, {"id": a["id"], "state": "canceled"}), "cancel")
+        expect_error(s, "POST", "/v1/run", job(code_hex="f4"), 429,
+                     {"error": "token one has 1 jobs in flight, its "
+                      "max_concurrent; wait for one to end"}, one,
+                     {"Retry-After": "1"})
+        # Its worker ends it at its 1.5 s deadline: then the slot is free.
+        wait_for("the slot, once the worker ended it", lambda: s.request(
+            "POST", "/v1/run", job(code_hex="f4"), one)[0], 200)
+        eq(REDIS_SERVER.integer("XLEN", s.prefix + ":jobs"), 0,
+           "the stream after it")
+        st, h, data = s.request("GET", "/v1/jobs/" + a["id"], headers=one)
+        eq((st, json.loads(data)), (200, {"id": a["id"], "state": "canceled"}),
+           "it stays canceled")
+        st, h, data = s.request("DELETE", "/v1/jobs/" + a["id"], headers=one)
+        eq((st, data), (200, (json.dumps({"id": a["id"], "state": "canceled"},
+                                         separators=(",", ":")) +
+                              "\n").encode()),
+           "deleting it again: its last look, one line")
+        eq(s.request("GET", "/v1/jobs/" + a["id"], headers=one)[0], 404,
+           "then it is gone")
         s.stop()
 
 

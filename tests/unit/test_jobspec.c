@@ -176,6 +176,50 @@ static void test_wrong_types_name_the_field(void **state)
     refused("[1,2]", "a job must be a JSON object, not an array");
 }
 
+/* A batch line's JSON and id (tincan batch and POST /v1/batch share it). */
+static void
+test_batch_lines_need_an_object_with_a_string_or_integer_id(void **state)
+{
+    static const struct {
+        const char *line, *err; /* err NULL: accepted */
+    } cases[] = {
+        {"{\"id\":\"a\",\"code_hex\":\"f4\"}", NULL},
+        {"{\"id\":7}", NULL},
+        {"not json", "bad JSON at column 3: '[' or '{' expected near 'not'"},
+        {"{\"id\":1,\"id\":2}",
+         "bad JSON at column 12: duplicate object key near '\"id\"'"},
+        {"[1,2]", "a job must be a JSON object, not an array"},
+        {"\"x\"", "bad JSON at column 3: '[' or '{' expected near '\"x\"'"},
+        {"{\"code_hex\":\"f4\"}",
+         "no \"id\": give each job a unique \"id\" (a string or an integer)"},
+        {"{\"id\":1.5}", "\"id\" must be a string or an integer, not a number "
+                         "with a fraction or exponent"},
+        {"{\"id\":null}", "\"id\" must be a string or an integer, not null"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *obj = (json_t *)1, *id = (json_t *)1;
+        char err[256] = "";
+        int rc = jobspec_line_parse(cases[i].line, strlen(cases[i].line), &obj,
+                                    &id, err, sizeof(err));
+        if (!cases[i].err) {
+            assert_int_equal(rc, 0);
+            assert_true(json_is_object(obj));
+            assert_ptr_equal(id, json_object_get(obj, "id"));
+            json_decref(obj);
+            continue;
+        }
+        assert_int_equal(rc, -EINVAL);
+        assert_null(obj);
+        assert_null(id);
+        assert_string_equal(err, cases[i].err);
+    }
+    assert_int_equal(jobspec_line_blank(" \t\r", 3), 1);
+    assert_int_equal(jobspec_line_blank("", 0), 1);
+    assert_int_equal(jobspec_line_blank(" {", 2), 0);
+}
+
 static void test_values_out_of_range_are_refused(void **state)
 {
     (void)state;
@@ -711,6 +755,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_only_code_gives_the_defaults),
+        cmocka_unit_test(
+            test_batch_lines_need_an_object_with_a_string_or_integer_id),
         cmocka_unit_test(test_every_field_is_read),
         cmocka_unit_test(test_source_kinds_map_to_tc_sources),
         cmocka_unit_test(test_unknown_field_is_named),
