@@ -85,7 +85,8 @@ struct http_req {
     /* the body */
     char *body;
     size_t len, cap, seen;
-    int too_large, started, suspended;
+    size_t declared; /* Content-Length, when sent and at most max_body */
+    int too_large, no_room, started, suspended;
     /* the reply */
     int ready;
     unsigned status;
@@ -105,10 +106,11 @@ struct http_req {
 struct http_server {
     struct http_config cfg;
     struct MHD_Daemon *d;
-    pthread_mutex_t mu; /* tokens, active */
+    pthread_mutex_t mu; /* tokens, active, body_held */
     pthread_cond_t idle_cv;
     struct tokens_table *tok;
     unsigned active; /* requests between their first call and completion */
+    size_t body_held, body_budget; /* bytes of request bodies held; cap */
     atomic_int draining;
     int quiesced_fd;
 };
@@ -235,10 +237,24 @@ static void client_of(struct MHD_Connection *c, char *buf, size_t len)
                  host, port);
 }
 
+/* Let go of r's body (the handler has read it), and its share of the
+ * server's budget. */
+static void drop_body(struct http_req *r)
+{
+    if (r->len) {
+        pthread_mutex_lock(&r->srv->mu);
+        r->srv->body_held -= r->len;
+        pthread_mutex_unlock(&r->srv->mu);
+    }
+    free(r->body);
+    r->body = NULL;
+    r->len = r->cap = 0;
+}
+
 static void req_free(struct http_req *r)
 {
     free(r->path);
-    free(r->body);
+    drop_body(r);
     if (!r->rstatic)
         free(r->rbody);
     for (int i = 0; i < r->nhdr; i++) {
@@ -578,7 +594,24 @@ static void precheck(struct http_req *r)
                          "the body (%.24s bytes) is over the server's "
                          "--max-body of %zu bytes; send less",
                          clen, s->cfg.max_body);
+        return;
     }
+    if (clen) /* MHD checked it is a number; the buffer is this size */
+        r->declared = (size_t)strtoull(clen, NULL, 10);
+}
+
+/* n more bytes of bodies held: 0, or -ENOBUFS past the server's budget. */
+static int hold_body(struct http_server *s, size_t n)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&s->mu);
+    if (s->body_held + n > s->body_budget)
+        rc = -ENOBUFS;
+    else
+        s->body_held += n;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
 }
 
 static void take_body(struct http_req *r, const char *data, size_t n)
@@ -586,27 +619,34 @@ static void take_body(struct http_req *r, const char *data, size_t n)
     size_t max = r->srv->cfg.max_body;
 
     r->seen += n;
-    if (r->too_large || r->len + n > max) {
-        r->too_large = 1;
-        free(r->body);
-        r->body = NULL;
-        r->len = r->cap = 0;
+    if (r->too_large || r->no_room || r->len + n > max) {
+        r->too_large |= !r->no_room;
+        drop_body(r);
         return;
     }
-    if (r->len + n + 1 > r->cap) {
-        size_t ncap = r->cap ? r->cap : BODY_MIN_CAP;
-        while (ncap < r->len + n + 1)
-            ncap *= 2;
+    if (hold_body(r->srv, n)) {
+        r->no_room = 1;
+        drop_body(r);
+        return;
+    }
+    r->len += n; /* held: drop_body gives it back */
+    if (r->len + 1 > r->cap) {
+        /* The declared size at once; else doubling, never past max + 1. */
+        size_t ncap = r->declared >= r->len ? r->declared + 1
+                      : r->cap              ? r->cap
+                                            : BODY_MIN_CAP;
+        while (ncap < r->len + 1)
+            ncap = ncap > max / 2 ? max + 1 : ncap * 2;
         char *nb = realloc(r->body, ncap);
         if (!nb) {
-            r->too_large = 1; /* said as 413: no room for it */
+            r->no_room = 1; /* said as 503: no room for it now */
+            drop_body(r);
             return;
         }
         r->body = nb;
         r->cap = ncap;
     }
-    memcpy(r->body + r->len, data, n);
-    r->len += n;
+    memcpy(r->body + r->len - n, data, n);
     r->body[r->len] = '\0';
 }
 
@@ -635,12 +675,16 @@ static enum MHD_Result send_reply(struct http_req *r)
     if (r->sops)
         resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK,
                                                  stream_read, r, stream_free);
-    else
-        resp = MHD_create_response_from_buffer(
-            r->rlen, r->rbody,
-            r->rstatic ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
+    else if (r->rstatic)
+        resp = MHD_create_response_from_buffer(r->rlen, r->rbody,
+                                               MHD_RESPMEM_PERSISTENT);
+    else /* handed over: MHD frees it when the response is done */
+        resp = MHD_create_response_from_buffer_with_free_callback(
+            r->rlen, r->rbody, free);
     if (!resp)
         return MHD_NO;
+    if (!r->sops && !r->rstatic)
+        r->rbody = NULL;
     if (r->ctype)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
@@ -707,6 +751,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         return send_reply(r);
     }
     r->started = 1;
+    if (r->no_room) {
+        metrics_reject(METRICS_BODIES_FULL);
+        http_add_header(r, "Retry-After", "1");
+        http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
+                         "the server holds as many request bodies as it "
+                         "may (%zu bytes); try again shortly",
+                         s->body_budget);
+        return send_reply(r);
+    }
     if (r->too_large) {
         metrics_reject(METRICS_BODY_TOO_LARGE);
         http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
@@ -716,6 +769,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         return send_reply(r);
     }
     r->handler(r);
+    drop_body(r); /* read: what the job needs, the handler has parsed */
     if (r->suspended)
         return MHD_YES; /* another thread replies and resumes it */
     if (!r->ready)
@@ -773,6 +827,7 @@ int http_start(struct http_server **out, const struct http_config *cfg,
         return -ENOMEM;
     }
     s->cfg = *cfg;
+    s->body_budget = HTTP_BODY_BUDGET_BODIES * cfg->max_body;
     s->tok = cfg->tok;
     s->quiesced_fd = -1;
     pthread_mutex_init(&s->mu, NULL);

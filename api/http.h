@@ -29,7 +29,10 @@
 #define HTTP_KEEP_MAX_COUNT   10000          /* finished async jobs kept */
 #define HTTP_KEEP_MAX_BYTES   (256ULL << 20) /* their results, in all */
 #define HTTP_MAX_WAIT_MS      (60ULL * 1000) /* ?wait= at most */
-#define HTTP_ERROR_MAX        768
+/* Request bodies held at once, server-wide, as whole --max-body bodies
+ * (16 x 16M = 256 MiB by default): past it, 503 with Retry-After. */
+#define HTTP_BODY_BUDGET_BODIES 16
+#define HTTP_ERROR_MAX          768
 
 struct http_config {
     int listen_fd;   /* bound and listening (TCP or unix) */

@@ -30,6 +30,7 @@
 #define US_PER_MS        1000ULL
 #define NS_PER_US        1000L
 #define US_PER_S         1000000ULL
+#define NS_PER_S         1000000000L
 #define LINE_KEY_MAX     32
 
 static const char *const run_extra[] = {"id", NULL};
@@ -339,10 +340,14 @@ enum astate { ST_QUEUED, ST_RUNNING, ST_DONE, ST_CANCELED };
 static const char *const state_names[] = {"queued", "running", "done",
                                           "canceled"};
 
+/* A long-poll (?wait=) on a job: on its job's list and on the list of all
+ * of them, which the sweeper walks for the ones whose time is up. */
 struct waiter {
     struct http_req *r;
     uint64_t deadline_us;
-    struct waiter *next;
+    struct ajob *a;
+    struct waiter *next;          /* its job's waiters */
+    struct waiter *gprev, *gnext; /* every waiter */
 };
 
 struct ajob {
@@ -373,6 +378,7 @@ static struct {
     struct ajob *buckets[STORE_BUCKETS];
     struct ajob *dhead, *dtail;
     size_t ended, ended_bytes;
+    struct waiter *waiters; /* every long-poll */
 } st = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static unsigned bucket_of(const char *id)
@@ -505,6 +511,52 @@ static void finalize(struct ajob *a)
     st.ended_bytes += a->final_len;
 }
 
+/* w waits on a (under st.mu). */
+static void waiter_add(struct ajob *a, struct waiter *w)
+{
+    w->a = a;
+    w->next = a->waiters;
+    a->waiters = w;
+    w->gprev = NULL;
+    w->gnext = st.waiters;
+    if (st.waiters)
+        st.waiters->gprev = w;
+    st.waiters = w;
+}
+
+/* w off the list of every waiter (under st.mu). */
+static void waiter_unlist(struct waiter *w)
+{
+    if (w->gprev)
+        w->gprev->gnext = w->gnext;
+    else
+        st.waiters = w->gnext;
+    if (w->gnext)
+        w->gnext->gprev = w->gprev;
+}
+
+/* w off its job's list and the list of every waiter (under st.mu). */
+static void waiter_remove(struct waiter *w)
+{
+    struct waiter **pp = &w->a->waiters;
+
+    while (*pp != w)
+        pp = &(*pp)->next;
+    *pp = w->next;
+    w->next = NULL;
+    waiter_unlist(w);
+}
+
+/* Drop the oldest ended jobs while more than the count or byte bounds are
+ * kept, or (with now) past --keep (under st.mu). */
+static void trim_ended(uint64_t now)
+{
+    while (st.dhead && (st.ended > HTTP_KEEP_MAX_COUNT ||
+                        st.ended_bytes > HTTP_KEEP_MAX_BYTES ||
+                        (now && now - st.dhead->ended_us >= st.keep_us)))
+        drop_job(st.dhead);
+}
+
 /* Reply to a long-poll with the final line text (a copy); resume it. */
 static void answer_waiter(struct waiter *w, const char *text, size_t len)
 {
@@ -559,54 +611,57 @@ static void async_done(struct jobq_job *j)
     jobq_job_release(&a->qj);
     w = a->waiters;
     a->waiters = NULL;
+    for (struct waiter *x = w; x; x = x->next)
+        waiter_unlist(x);
     len = a->final_len;
     text = copy_text(a->final, len);
-    pthread_cond_broadcast(&st.cv); /* the sweeper may have more to do */
+    trim_ended(0); /* its bounds; --keep is the sweeper's */
     pthread_mutex_unlock(&st.mu);
     answer_all(w, text, len);
 }
 
-/* Drop ended jobs past their time, or past the count or byte bounds, and
- * end the long-polls whose time is up (under st.mu); those are moved to
- * *due. */
-static void sweep(uint64_t now, struct waiter **due)
+/* Drop ended jobs past --keep or the bounds, and answer the long-polls
+ * whose time is up (all of them when stopping or draining) with their job's
+ * state (under st.mu). Returns the soonest deadline of those left, or
+ * now + SWEEP_MS. */
+static uint64_t sweep(uint64_t now)
 {
-    while (st.dhead && (st.ended > HTTP_KEEP_MAX_COUNT ||
-                        st.ended_bytes > HTTP_KEEP_MAX_BYTES ||
-                        now - st.dhead->ended_us >= st.keep_us)) {
-        drop_job(st.dhead);
+    uint64_t next = now + SWEEP_MS * US_PER_MS;
+
+    trim_ended(now);
+    for (struct waiter *w = st.waiters, *gnext; w; w = gnext) {
+        gnext = w->gnext;
+        if (now < w->deadline_us && !st.stop && !st.draining) {
+            if (w->deadline_us < next)
+                next = w->deadline_us;
+            continue;
+        }
+        waiter_remove(w);
+        /* Answered with the job's state: the caller asks again. */
+        size_t len;
+        char *text = dump_line(state_object(w->a), &len);
+        answer_waiter(w, text, len);
+        free(text);
     }
-    for (unsigned b = 0; b < STORE_BUCKETS; b++)
-        for (struct ajob *a = st.buckets[b]; a; a = a->hnext)
-            for (struct waiter **pp = &a->waiters; *pp;) {
-                struct waiter *w = *pp;
-                if (now < w->deadline_us && !st.stop && !st.draining) {
-                    pp = &w->next;
-                    continue;
-                }
-                *pp = w->next;
-                /* Answered with the job's state: the caller asks again. */
-                size_t len;
-                char *text = dump_line(state_object(a), &len);
-                w->next = NULL;
-                answer_waiter(w, text, len);
-                free(text);
-            }
-    (void)due;
+    return next;
 }
 
 static void *sweeper(void *arg)
 {
+    uint64_t next = http_now_us();
+
     (void)arg;
     pthread_mutex_lock(&st.mu);
     while (!st.stop) {
+        uint64_t now = http_now_us(), wait_us = next > now ? next - now : 0;
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += (SWEEP_MS % 1000) * 1000000L;
-        until.tv_sec += SWEEP_MS / 1000 + until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&st.cv, &st.mu, &until);
-        sweep(http_now_us(), NULL);
+        until.tv_nsec += (long)(wait_us % US_PER_S) * NS_PER_US;
+        until.tv_sec += (time_t)(wait_us / US_PER_S) + until.tv_nsec / NS_PER_S;
+        until.tv_nsec %= NS_PER_S;
+        if (wait_us)
+            pthread_cond_timedwait(&st.cv, &st.mu, &until);
+        next = sweep(http_now_us());
     }
     pthread_mutex_unlock(&st.mu);
     return NULL;
@@ -640,7 +695,7 @@ void http_jobs_stop(void)
 {
     pthread_mutex_lock(&st.mu);
     st.stop = 1;
-    sweep(http_now_us(), NULL); /* answers every waiter */
+    sweep(http_now_us()); /* answers every waiter */
     pthread_cond_broadcast(&st.cv);
     pthread_mutex_unlock(&st.mu);
     if (st.started)
@@ -782,10 +837,9 @@ void http_jobs_get(struct http_req *r)
         if (w) {
             w->r = r;
             w->deadline_us = http_now_us() + wait_ms * US_PER_MS;
-            w->next = a->waiters;
-            a->waiters = w;
+            waiter_add(a, w);
             http_suspend(r); /* under st.mu: no one answers it before */
-            pthread_cond_broadcast(&st.cv);
+            pthread_cond_broadcast(&st.cv); /* perhaps the soonest */
             pthread_mutex_unlock(&st.mu);
             return;
         }

@@ -24,6 +24,7 @@ static const char *const reasons[METRICS_REASON_COUNT] = {
     [METRICS_CONCURRENCY] = "concurrency",
     [METRICS_QUEUE_FULL] = "queue_full",
     [METRICS_DRAINING] = "draining",
+    [METRICS_BODIES_FULL] = "bodies_full",
     [METRICS_BODY_TOO_LARGE] = "body_too_large",
     [METRICS_BAD_REQUEST] = "bad_request",
 };

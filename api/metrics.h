@@ -22,6 +22,7 @@ enum metrics_reason {
     METRICS_QUEUE_FULL,       /* 503 */
     METRICS_DRAINING,         /* 503 */
     METRICS_BODY_TOO_LARGE,   /* 413 */
+    METRICS_BODIES_FULL,      /* 503: the server holds its bodies' budget */
     METRICS_BAD_REQUEST,      /* 400, 404, 405, 415 */
     METRICS_REASON_COUNT
 };

@@ -582,6 +582,53 @@ def bodies_over_max_body_get_413_declared_or_streamed():
         s.stop()
 
 
+@test
+def bodies_past_the_servers_budget_get_503_until_some_are_read():
+    # --max-body 1K: 16 bodies (16 KiB) held at once, server-wide.
+    with Server("--max-body", "1K") as s:
+        text = json.dumps(job(code_hex="b0 41 e6 10 f4"))[:-1]
+        body = (text + " " * (1023 - len(text)) + "}").encode()
+        assert len(body) == 1024
+        head = (b"POST /v1/run HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                b"application/json\r\nContent-Length: 1024\r\n\r\n")
+        held = []
+        try:
+            for _ in range(16):  # each holds 1,023 bytes of its body
+                c = socket.create_connection(("127.0.0.1", s.port), timeout=60)
+                c.sendall(head + body[:-1])
+                held.append(c)
+            # Once the server has read them, the 17th's bytes are past
+            # 16 KiB (until then it may still be answered).
+            for _ in range(300):
+                if s.request("POST", "/v1/run", body, {
+                        "Content-Type": "application/json"})[0] == 503:
+                    break
+                time.sleep(0.1)
+            expect_error(s, "POST", "/v1/run", body, 503,
+                         {"error": "the server holds as many request bodies "
+                          "as it may (16384 bytes); try again shortly"},
+                         {"Content-Type": "application/json"},
+                         {"Retry-After": "1"})
+            eq(s.metrics()['tincan_rejected_total{reason="bodies_full"}'], 2,
+               "counted")
+            held[0].sendall(body[-1:])  # one body whole: run, and let go
+            reply = b""
+            while b"\r\n\r\n" not in reply:
+                chunk = held[0].recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+            eq(reply.split(b"\r\n", 1)[0], b"HTTP/1.1 200 OK", "a held one")
+            st, h, res = s.json("POST", "/v1/run", json.loads(body),
+                                {"Content-Type": "application/json"})
+            eq((st, res["output"]), (200, "A"), "room again")
+        finally:
+            for c in held:
+                c.close()
+        eq(s.request("GET", "/healthz")[0], 200, "alive after")
+        s.stop()
+
+
 @both
 def tokens_401_403_and_429_with_rate_headers():
     with Server(tokens=TOKENS) as s:
@@ -623,8 +670,10 @@ def tokens_401_403_and_429_with_rate_headers():
                      {"Retry-After": "1", "RateLimit-Limit": "1",
                       "RateLimit-Remaining": "0", "RateLimit-Reset": "1"})
         one = {"Authorization": "Bearer one-secret"}
+        # (On the fleet the canceled job runs to its end, and the drain
+        # at s.stop() waits for it: 5 s, not more.)
         st, h, a = s.json("POST", "/v1/jobs", job(
-            code_b64=b64(guest("spin")), timeout_ms=30000), one)
+            code_b64=b64(guest("spin")), timeout_ms=5000), one)
         eq(st, 202, "async for one")
         expect_error(s, "POST", "/v1/run", job(code_hex="f4"), 429,
                      {"error": "token one has 1 jobs in flight, its "
