@@ -98,7 +98,8 @@ struct worker {
     struct jobspec_policy policy;
 
     atomic_int stop;
-    atomic_int outage; /* 1 while Redis is unreachable (said once) */
+    atomic_int outage;   /* 1 while Redis is unreachable (said once) */
+    atomic_uint outages; /* outages said so far */
     atomic_uint_fast64_t next_claim_ms;
     atomic_uint_fast64_t running, done;
     pthread_mutex_t mu; /* inflight */
@@ -124,15 +125,29 @@ static void nap(struct worker *w, unsigned ms)
     }
 }
 
+/*
+ * Each thread has a connection of its own, and they find an outage at
+ * different times: one may have reconnected before another next uses its
+ * connection. That one's error belongs to the outage already said when an
+ * outage was said since its connection last worked (w->outages moved).
+ */
+static _Thread_local unsigned conn_outages; /* w->outages when it worked */
+
 /* A connection error: say so once per outage. */
 static void lost(struct worker *w, const char *err)
 {
-    if (!atomic_exchange(&w->outage, 1))
+    unsigned seen = conn_outages;
+
+    if (atomic_compare_exchange_strong(&w->outages, &seen, seen + 1)) {
+        atomic_store(&w->outage, 1);
         fprintf(stderr, "tincan worker: lost Redis (%s); reconnecting\n", err);
+    }
 }
 
+/* This thread's connection works (again). */
 static void regained(struct worker *w, const struct queue *q)
 {
+    conn_outages = atomic_load(&w->outages);
     if (atomic_exchange(&w->outage, 0))
         fprintf(stderr, "tincan worker: reconnected to %s\n", queue_where(q));
 }
