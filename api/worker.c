@@ -128,10 +128,13 @@ static void nap(struct worker *w, unsigned ms)
 /*
  * Each thread has a connection of its own, and they find an outage at
  * different times: one may have reconnected before another next uses its
- * connection. That one's error belongs to the outage already said when an
- * outage was said since its connection last worked (w->outages moved).
+ * connection, and a connection made before the outage may still hand out
+ * replies its server sent before it went (a read ahead of the job). So
+ * each connection carries the count of outages said when it was made: its
+ * error is a new outage only if none was said since, and work done on it
+ * ends the outage only if it was made after the outage was said.
  */
-static _Thread_local unsigned conn_outages; /* w->outages when it worked */
+static _Thread_local unsigned conn_outages; /* w->outages when it was made */
 
 /* A connection error: say so once per outage. */
 static void lost(struct worker *w, const char *err)
@@ -144,11 +147,12 @@ static void lost(struct worker *w, const char *err)
     }
 }
 
-/* This thread's connection works (again). */
+/* This thread's connection works: a job was read or finished on it. That
+ * ends the outage when the connection is newer than the outage. */
 static void regained(struct worker *w, const struct queue *q)
 {
-    conn_outages = atomic_load(&w->outages);
-    if (atomic_exchange(&w->outage, 0))
+    if (conn_outages == atomic_load(&w->outages) &&
+        atomic_exchange(&w->outage, 0))
         fprintf(stderr, "tincan worker: reconnected to %s\n", queue_where(q));
 }
 
@@ -163,14 +167,17 @@ static int reconnect(struct worker *w, struct queue *q, int must_finish)
     char err[ERR_MAX];
 
     for (;;) {
+        /* Read first: an outage said while connecting is not this one's. */
+        unsigned outages = atomic_load(&w->outages);
+
         if (atomic_load(&w->stop) && !must_finish)
             return -1;
         if (queue_reconnect(q, err, sizeof(err)) == 0 &&
             queue_group_create(q, err, sizeof(err)) == 0) {
-            regained(w, q);
-            return 0;
+            conn_outages = outages;
+            return 0; /* regained() once it does work */
         }
-        lost(w, err);
+        lost(w, err); /* as the connection before it */
         if (atomic_load(&w->stop))
             usleep(delay * 1000u); /* the stop pipe no longer waits */
         else
@@ -281,6 +288,8 @@ static void finish(struct worker *w, struct queue *q,
             if (rc)
                 fprintf(stderr, "tincan worker: job %s: %s\n",
                         e->qid ? e->qid : e->id, err);
+            else
+                regained(w, q);
             return;
         }
         lost(w, err);
@@ -533,6 +542,7 @@ static void *executor_main(void *arg)
     char err[ERR_MAX];
     int rc;
 
+    conn_outages = atomic_load(&w->outages); /* before the connection */
     rc = queue_connect(w->url, w->prefix, &l.q, err, sizeof(err));
     if (!l.q)
         return NULL; /* the main thread connected with these: memory */

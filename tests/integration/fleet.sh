@@ -284,8 +284,10 @@ elif ! grep -q 'tincan batch: lost Redis' "$T/mid.err" ||
     bad $t "the producer did not say it lost and regained Redis: $(cat "$T/mid.err")"
 elif ! grep -q 'lost Redis' "$T/r1.err" || ! grep -q 'reconnected' "$T/r1.err"; then
     bad $t "the worker did not say it lost and regained Redis: $(cat "$T/r1.err")"
-elif [ "$(grep -c 'lost Redis' "$T/r1.err")" -ne 1 ]; then
-    bad $t "the worker said the outage more than once: $(cat "$T/r1.err")"
+elif [ "$(grep -c 'lost Redis' "$T/r1.err")" -ne 1 ] ||
+    [ "$(grep -c 'reconnected' "$T/r1.err")" -ne 1 ] ||
+    [ "$(grep -E 'lost Redis|reconnected' "$T/r1.err" | sed -n 1p | grep -c 'lost Redis')" -ne 1 ]; then
+    bad $t "the worker did not say one outage once, lost then reconnected: $(cat "$T/r1.err")"
 else
     ok $t
 fi
