@@ -383,26 +383,51 @@ static int wait_readable(int fd, uint64_t deadline_us)
     }
 }
 
-/* One message of the zygote on a job socket, with at most one fd. */
+/*
+ * One message of the zygote on a job socket, with at most one fd. Any
+ * other fd it sent is closed, and a message cut short (its data or its
+ * fds) is no message: -1 with EPROTO.
+ */
 static ssize_t recv_msg(int sock, void *buf, size_t len, int *fd)
 {
-    char cbuf[CMSG_SPACE(sizeof(int))];
+    /* Room for two fds, so that a second one is seen and closed. */
+    char cbuf[CMSG_SPACE(2 * sizeof(int))];
     struct iovec iov = {.iov_base = buf, .iov_len = len};
     struct msghdr mh = {.msg_iov = &iov,
                         .msg_iovlen = 1,
                         .msg_control = cbuf,
                         .msg_controllen = sizeof(cbuf)};
     ssize_t n;
+    int extra = 0;
 
     *fd = -1;
     do
         n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); n >= 0 && c;
-         c = CMSG_NXTHDR(&mh, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-            c->cmsg_len == CMSG_LEN(sizeof(int)))
-            memcpy(fd, CMSG_DATA(c), sizeof(int));
+         c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+            c->cmsg_len < CMSG_LEN(0))
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int got;
+            memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (*fd < 0 && !extra)
+                *fd = got;
+            else {
+                close(got);
+                extra = 1;
+            }
+        }
+    }
+    if (n >= 0 && (extra || (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC)))) {
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
+        errno = EPROTO;
+        return -1;
+    }
     return n;
 }
 
@@ -488,6 +513,18 @@ int zygote_start_job(enum sbx_backend backend, int memfd, uint64_t file_size,
     return rc;
 }
 
+/* Whether the job's child has exited (its pidfd is readable then). */
+static int child_gone(const struct zygote_job *job)
+{
+    struct pollfd p = {.fd = job->pidfd, .events = POLLIN};
+    int rc;
+
+    do
+        rc = poll(&p, 1, 0);
+    while (rc < 0 && errno == EINTR);
+    return rc > 0 && (p.revents & POLLIN);
+}
+
 int zygote_wait_job(struct zygote_job *job, uint64_t deadline_us, int *wstatus,
                     uint64_t *maxrss_kib)
 {
@@ -500,7 +537,9 @@ int zygote_wait_job(struct zygote_job *job, uint64_t deadline_us, int *wstatus,
     n = rc > 0 ? recv_msg(job->sock, &e, sizeof(e), &fd) : -1;
     if (fd >= 0)
         close(fd);
-    if (n == (ssize_t)sizeof(e) && e.kind == ZMSG_ENDED) {
+    /* ENDED is believed only when the child's pidfd says it is gone:
+     * otherwise it could still write into the report the caller reads. */
+    if (n == (ssize_t)sizeof(e) && e.kind == ZMSG_ENDED && child_gone(job)) {
         *wstatus = e.wstatus;
         *maxrss_kib = e.maxrss_kib;
         return 1;

@@ -593,7 +593,10 @@ static void run_job(struct zyg *z, int ctl)
         goto fail;
     }
     struct zmsg_started s = {.kind = ZMSG_STARTED, .pid = pid};
-    send_msg(sock, &s, sizeof(s), pidfd);
+    /* A caller that gave up waiting (ZYGOTE_START_TIMEOUT_MS) watches no
+     * child: none runs unwatched. It is reaped as any other. */
+    if (send_msg(sock, &s, sizeof(s), pidfd) != 0)
+        kill(pid, SIGKILL);
     close(pidfd);
     /* The job's socket stays open until its child is reaped. */
     fds[ZJOB_FD_SOCKET] = -1;
