@@ -85,6 +85,7 @@ struct http_req {
     /* the body */
     char *body;
     size_t len, cap, seen;
+    size_t held;     /* of the budget: the room allocated (cap less its NUL) */
     size_t declared; /* Content-Length, when sent and at most max_body */
     int too_large, no_room, started, suspended;
     /* the reply */
@@ -241,14 +242,14 @@ static void client_of(struct MHD_Connection *c, char *buf, size_t len)
  * server's budget. */
 static void drop_body(struct http_req *r)
 {
-    if (r->len) {
+    if (r->held) {
         pthread_mutex_lock(&r->srv->mu);
-        r->srv->body_held -= r->len;
+        r->srv->body_held -= r->held;
         pthread_mutex_unlock(&r->srv->mu);
     }
     free(r->body);
     r->body = NULL;
-    r->len = r->cap = 0;
+    r->len = r->cap = r->held = 0;
 }
 
 static void req_free(struct http_req *r)
@@ -614,29 +615,38 @@ static int hold_body(struct http_server *s, size_t n)
     return rc;
 }
 
+/*
+ * n more bytes of r's body. A body is kept only for a route that takes one
+ * and a request not answered yet (a refused token, say): any other is
+ * read and dropped, holding nothing. What the budget counts is the room
+ * allocated for it, which the declared Content-Length sizes at once.
+ */
 static void take_body(struct http_req *r, const char *data, size_t n)
 {
     size_t max = r->srv->cfg.max_body;
 
     r->seen += n;
+    if (r->ready || !r->route || r->route->body == BODY_NONE)
+        return;
     if (r->too_large || r->no_room || r->len + n > max) {
         r->too_large |= !r->no_room;
         drop_body(r);
         return;
     }
-    if (hold_body(r->srv, n)) {
-        r->no_room = 1;
-        drop_body(r);
-        return;
-    }
-    r->len += n; /* held: drop_body gives it back */
-    if (r->len + 1 > r->cap) {
+    if (r->len + n + 1 > r->cap) {
         /* The declared size at once; else doubling, never past max + 1. */
-        size_t ncap = r->declared >= r->len ? r->declared + 1
-                      : r->cap              ? r->cap
-                                            : BODY_MIN_CAP;
-        while (ncap < r->len + 1)
+        size_t need = r->len + n + 1;
+        size_t ncap = r->declared + 1 >= need ? r->declared + 1
+                      : r->cap                ? r->cap
+                                              : BODY_MIN_CAP;
+        while (ncap < need)
             ncap = ncap > max / 2 ? max + 1 : ncap * 2;
+        if (hold_body(r->srv, ncap - 1 - r->held)) {
+            r->no_room = 1;
+            drop_body(r);
+            return;
+        }
+        r->held = ncap - 1; /* drop_body gives it back */
         char *nb = realloc(r->body, ncap);
         if (!nb) {
             r->no_room = 1; /* said as 503: no room for it now */
@@ -646,7 +656,8 @@ static void take_body(struct http_req *r, const char *data, size_t n)
         r->body = nb;
         r->cap = ncap;
     }
-    memcpy(r->body + r->len - n, data, n);
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
     r->body[r->len] = '\0';
 }
 

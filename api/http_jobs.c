@@ -1086,12 +1086,13 @@ static void bs_end(void *cls)
     bs->r = NULL;
     if (bs->has_caller)
         tokens_leave(&bs->caller);
-    if (bs->inflight && (live = calloc(bs->inflight, sizeof(*live)))) {
+    /* No done frees bs while we are here, even when there is no memory
+     * to cancel with (then its jobs run to their ends). */
+    bs->canceling = 1;
+    if (bs->inflight && (live = calloc(bs->inflight, sizeof(*live))))
         for (size_t i = 0; i < bs->next; i++)
             if (bs->items[i].live && nlive < bs->inflight)
                 live[nlive++] = &bs->items[i];
-        bs->canceling = 1; /* no done frees bs while we cancel */
-    }
     pthread_mutex_unlock(&bs->mu);
     /* Jobs of a client that left: stop them. A queued one's done runs
      * inside cancel; one that ended meanwhile is -ENOENT. */
