@@ -47,11 +47,12 @@ static uint64_t align_down(uint64_t v, uint64_t a)
     return v & ~(a - 1);
 }
 
-/* Bytes of the strings and of the vectors' words, checked. */
+/* Bytes of the strings and of the vectors' words, checked. The name goes
+ * on the stack twice: AT_EXECFN's and argv[0]. */
 static int measure(const struct lxstart_args *a, uint64_t *strings, char *err,
                    size_t errlen)
 {
-    uint64_t n = strlen(a->name) + 1;
+    uint64_t n = 2 * (strlen(a->name) + 1);
 
     for (size_t i = 0; i < a->nargs; i++) {
         size_t l = strlen(a->args[i]);

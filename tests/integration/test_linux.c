@@ -202,6 +202,43 @@ static void test_linux_corpus_agrees_on_both_backends(void **state)
     assert_int_equal(differ, 0);
 }
 
+/* The longest name tincan takes for a program (sandbox.h's
+ * SBX_LX_NAME_MAX less its NUL). */
+#define NAME_LONGEST 255
+
+/* The longest name is argv[0], whole, on either backend: the process
+ * stack holds it twice (argv[0] and AT_EXECFN), and was once sized for it
+ * once, so that the caller wrote below its stack buffer. */
+static void test_the_longest_program_name_is_argv0(void **state)
+{
+    static const enum tc_backend backends[] = {TC_BACKEND_EMU, TC_BACKEND_KVM};
+    char name[NAME_LONGEST + 1], want[NAME_LONGEST + 64];
+    struct lx_case c;
+
+    (void)state;
+    memset(name, 'n', NAME_LONGEST);
+    name[NAME_LONGEST] = '\0';
+    snprintf(want, sizeof(want), "argc=1\nargv[0]=%s\n", name);
+    case_load(&c, "args.musl.elf");
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+        struct tc_job job;
+        struct tc_result r;
+
+        tc_job_init(&job);
+        job.backend = backends[i];
+        job.code = c.code;
+        job.code_len = c.code_len;
+        job.name = name;
+        job.timeout_ms = HANG_GUARD_MS;
+        assert_int_equal(tc_run(&job, &r), 0);
+        th_assert_status(&r, TC_OK);
+        assert_true(r.output_len >= strlen(want));
+        assert_memory_equal(r.output, want, strlen(want));
+        tc_result_free(&r);
+    }
+    case_free(&c);
+}
+
 /* On KVM a system call is one VM exit: the stub's OUT, nothing more. On
  * kvm_pvm the stub's sysretq is stepped in ring 0 (one more exit, none for
  * exit_group) and an MSR write two more (sandbox/pvm.h). */
@@ -229,6 +266,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_linux_corpus_agrees_on_both_backends),
         cmocka_unit_test(test_kvm_takes_one_exit_per_system_call),
+        cmocka_unit_test(test_the_longest_program_name_is_argv0),
     };
 
     th_test_setup();
