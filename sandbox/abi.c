@@ -22,6 +22,11 @@ int abi_range_ok(const struct abi_guest *g, uint64_t addr, uint64_t len)
     return len <= g->mem_size - addr;
 }
 
+int abi_user_range_ok(const struct abi_guest *g, uint64_t addr, uint64_t len)
+{
+    return addr >= TINCAN_RESERVED_END && abi_range_ok(g, addr, len);
+}
+
 #define WALK_LEVELS    4
 #define WALK_IDX_BITS  9
 #define WALK_IDX_MASK  0x1FFULL

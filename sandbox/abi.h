@@ -41,6 +41,10 @@ enum abi_stream {
 
 /* 1 when [addr, addr + len) lies in backed guest memory (overflow-safe). */
 int abi_range_ok(const struct abi_guest *g, uint64_t addr, uint64_t len);
+/* The same for a pointer a ring-3 (Linux) program hands the host: also
+ * refused below TINCAN_RESERVED_END, tincan's own supervisor pages
+ * (tables, stubs, the frame), which the program itself cannot reach. */
+int abi_user_range_ok(const struct abi_guest *g, uint64_t addr, uint64_t len);
 
 /* What a page walk found (abi_walk). */
 enum abi_walk {

@@ -138,11 +138,11 @@ struct lx_ctx {
 
 #define ARG(c, i) ((c)->in->arg[i])
 
-/* ---- guest memory, always through abi_range_ok ---------------------- */
+/* ---- guest memory, always through abi_user_range_ok ----------------- */
 
 static int get_mem(struct lx_ctx *c, uint64_t addr, void *dst, uint64_t len)
 {
-    if (!abi_range_ok(c->g, addr, len))
+    if (!abi_user_range_ok(c->g, addr, len))
         return -EFAULT;
     memcpy(dst, c->g->mem + addr, len);
     return 0;
@@ -151,7 +151,7 @@ static int get_mem(struct lx_ctx *c, uint64_t addr, void *dst, uint64_t len)
 static int put_mem(struct lx_ctx *c, uint64_t addr, const void *src,
                    uint64_t len)
 {
-    if (!abi_range_ok(c->g, addr, len))
+    if (!abi_user_range_ok(c->g, addr, len))
         return -EFAULT;
     memcpy(c->g->mem + addr, src, len);
     return 0;
@@ -161,7 +161,7 @@ static int put_mem(struct lx_ctx *c, uint64_t addr, const void *src,
 static int64_t get_path(struct lx_ctx *c, uint64_t addr, char *buf, size_t size)
 {
     for (size_t i = 0; i < size; i++) {
-        if (!abi_range_ok(c->g, addr + i, 1))
+        if (!abi_user_range_ok(c->g, addr + i, 1))
             return -EFAULT;
         buf[i] = (char)c->g->mem[addr + i];
         if (!buf[i])
@@ -271,7 +271,7 @@ static void zero_pages(struct lx_ctx *c, uint64_t addr, uint64_t len)
     static const uint8_t zero[PAGE];
 
     for (uint64_t a = addr; a < addr + len; a += PAGE)
-        if (abi_range_ok(c->g, a, PAGE) &&
+        if (abi_user_range_ok(c->g, a, PAGE) &&
             memcmp(c->g->mem + a, zero, PAGE) != 0)
             memset(c->g->mem + a, 0, PAGE);
 }
@@ -353,7 +353,7 @@ static int64_t sys_write(struct lx_ctx *c)
         return rc;
     if (ARG(c, 2) == 0)
         return 0; /* Linux checks no buffer for nothing */
-    if (!abi_range_ok(c->g, ARG(c, 1), ARG(c, 2)))
+    if (!abi_user_range_ok(c->g, ARG(c, 1), ARG(c, 2)))
         return -EFAULT;
     return emit(c, s, ARG(c, 1), ARG(c, 2));
 }
@@ -367,7 +367,7 @@ static int64_t get_iov(struct lx_ctx *c, uint64_t addr, uint64_t n)
 {
     if (n > IOV_MAX_)
         return -EINVAL;
-    if (!abi_range_ok(c->g, addr, n * sizeof(struct lx_iovec)))
+    if (!abi_user_range_ok(c->g, addr, n * sizeof(struct lx_iovec)))
         return -EFAULT;
     return (int64_t)n;
 }
@@ -412,7 +412,7 @@ static int64_t sys_writev(struct lx_ctx *c)
         return n;
     for (int64_t i = 0; i < n; i++) {
         struct lx_iovec v = iov_at(c, ARG(c, 1), (uint64_t)i);
-        if (v.len && !abi_range_ok(c->g, v.base, v.len))
+        if (v.len && !abi_user_range_ok(c->g, v.base, v.len))
             return -EFAULT;
     }
     for (int64_t i = 0; i < n; i++) {
@@ -611,7 +611,7 @@ static int64_t sys_munmap(struct lx_ctx *c)
     struct lx_proc *p = c->p;
     uint64_t addr = ARG(c, 0), len = page_up(ARG(c, 1));
 
-    if (addr % PAGE || ARG(c, 1) == 0 || !abi_range_ok(c->g, addr, len))
+    if (addr % PAGE || ARG(c, 1) == 0 || !abi_user_range_ok(c->g, addr, len))
         return -EINVAL;
     /* Only mmap's pages are given back; brk's stay brk's. */
     if (in_heap(p, addr, len) && addr >= page_up(p->brk)) {
@@ -660,7 +660,7 @@ static int64_t sys_mprotect(struct lx_ctx *c)
 
     if (addr % PAGE)
         return -EINVAL;
-    return abi_range_ok(c->g, addr, len) ? 0 : -ENOMEM;
+    return abi_user_range_ok(c->g, addr, len) ? 0 : -ENOMEM;
 }
 
 static int64_t sys_madvise(struct lx_ctx *c)
@@ -669,7 +669,7 @@ static int64_t sys_madvise(struct lx_ctx *c)
 
     if (addr % PAGE)
         return -EINVAL;
-    if (!abi_range_ok(c->g, addr, len))
+    if (!abi_user_range_ok(c->g, addr, len))
         return -ENOMEM;
     if (ARG(c, 2) == LX_MADV_DONTNEED && in_heap(c->p, addr, len))
         zero_pages(c, addr, len);
@@ -1203,7 +1203,7 @@ static int64_t sys_getrandom(struct lx_ctx *c)
         return -EINVAL;
     if (len > RANDOM_MAX)
         len = RANDOM_MAX;
-    if (!abi_range_ok(c->g, buf, len))
+    if (!abi_user_range_ok(c->g, buf, len))
         return -EFAULT;
     for (uint64_t i = 0; i < len; i += 8) {
         uint64_t v = rng_next(c->p->rng);
