@@ -138,6 +138,8 @@ struct lx_ctx {
 
 #define ARG(c, i) ((c)->in->arg[i])
 
+static int64_t unsupported(struct lx_ctx *c);
+
 /* ---- guest memory, always through abi_user_range_ok ----------------- */
 
 static int get_mem(struct lx_ctx *c, uint64_t addr, void *dst, uint64_t len)
@@ -1254,8 +1256,8 @@ static int64_t sys_futex(struct lx_ctx *c)
         if (get_mem(c, addr, &cur, sizeof(cur)))
             return -EFAULT;
         return cur == (ARG(c, 5) & 0xffffffffu) ? 0 : -EAGAIN;
-    default:
-        return -ENOSYS;
+    default: /* WAKE_OP, the PI operations: a call tincan does not answer */
+        return unsupported(c);
     }
 }
 
