@@ -915,8 +915,18 @@ static int load_one(const struct tc_source *src, const char *field,
         if (pol->url_hosts)
             f.allow_hosts = (const char *const *)pol->url_hosts;
     }
+    /* A URL's body goes into guest memory: no more of it than the job has
+     * (a file's is capped the same way in load_path). */
+    int mem_caps = src->kind == TC_SOURCE_URL && max < f.max_bytes;
+    if (mem_caps)
+        f.max_bytes = max;
     rc = tc_load(src, &f, out, len, why, sizeof(why));
-    if (rc)
+    if (rc == -EFBIG && mem_caps)
+        snprintf(err, errlen,
+                 "\"%s\": the body at %.200s is larger than the %zu bytes of "
+                 "guest memory the job has (\"mem\")",
+                 field, src->text, max);
+    else if (rc)
         snprintf(err, errlen, "\"%s\": %s", field, why);
     return rc;
 }

@@ -341,12 +341,13 @@ else
     want_results $t
 fi
 
-t=allow_urls_with_hosts_refuses_other_hosts_and_their_redirects
+t=allow_urls_with_hosts_refuses_other_hosts_their_redirects_and_bodies_past_mem
 {
     job ok '"url":"http://127.0.0.1:'"$PORT"'/files/hello_once.bin"'
     job other '"url":"http://localhost:'"$PORT"'/count/other"'
     job bounce '"url":"http://127.0.0.1:'"$PORT"'/redirect-to/http://localhost:'"$PORT"'/count/other"'
     job file '"url":"file:///etc/passwd"'
+    job big '"code_hex":"f4","mem":"1M","input_url":"http://127.0.0.1:'"$PORT"'/endless"'
 } >"$T/jobs9"
 "$TINCAN" batch -j 1 --ordered --allow-urls=127.0.0.1 "$T/jobs9" >"$T/out" 2>"$T/err"
 rc=$?
@@ -357,6 +358,7 @@ ok|ok|"Hello, World!\n"
 other|error|line 2: "url": the host 'localhost' of 'http://localhost:$PORT/count/other' is not an allowed host; allow it with --allow-urls=HOST,...
 bounce|error|line 3: "url": fetching http://127.0.0.1:$PORT/redirect-to/http://localhost:$PORT/count/other: refused a redirect to host 'localhost' ('http://localhost:$PORT/count/other'), which is not an allowed host
 file|error|line 4: "url": file:// URLs are refused in a job description; name the file with "path" and --allow-paths DIR
+big|error|line 5: "input_url": the body at http://127.0.0.1:$PORT/endless is larger than the 1048576 bytes of guest memory the job has ("mem")
 EOF
 if [ "$other" != 0 ]; then
     bad $t "the server saw $other requests for a host not on the list"
