@@ -217,6 +217,10 @@ static int drain(struct queue *q, const char *what, size_t n, char *err,
             return e;
         if (r->type == REDIS_REPLY_ERROR && !rc)
             rc = reply_error(q, what, r, err, errlen);
+        /* EXEC's reply holds its commands' own (errors too). */
+        for (size_t k = 0; r->type == REDIS_REPLY_ARRAY && k < r->elements; k++)
+            if (r->element[k]->type == REDIS_REPLY_ERROR && !rc)
+                rc = reply_error(q, what, r->element[k], err, errlen);
         freeReplyObject(r);
     }
     return rc;
@@ -976,6 +980,35 @@ out:
     return rc;
 }
 
+/*
+ * A job's end is one transaction: its result, its notice, XACK and XDEL
+ * all happen or none does. A Redis at maxmemory refuses SET and XADD but
+ * takes XACK and XDEL, which sent alone would drop a job whose result was
+ * never stored; a command refused while queued makes EXEC refuse them all,
+ * and the entry stays pending for the next try. tx_word() appends MULTI;
+ * tx_end() EXEC, or DISCARD when what came between could not be appended.
+ */
+static int tx_word(struct queue *q, const char *word, size_t *cmds, char *err,
+                   size_t errlen)
+{
+    const char *a[1] = {word};
+    int rc = append(q, 1, a, NULL, err, errlen);
+
+    if (rc == 0)
+        (*cmds)++;
+    return rc;
+}
+
+static int tx_end(struct queue *q, int rc, size_t *cmds, char *err,
+                  size_t errlen)
+{
+    if (!q->c)
+        return rc; /* the connection went: nothing more is sent on it */
+    int e = tx_word(q, rc ? "DISCARD" : "EXEC", cmds, err, errlen);
+
+    return rc ? rc : e;
+}
+
 /* Append SET NX EX, the notice, XACK and XDEL of e; *cmds counts them. */
 static int append_finish(struct queue *q, const struct queue_entry *e,
                          const char *result, size_t len, unsigned ttl_s,
@@ -1037,8 +1070,12 @@ int queue_finish(struct queue *q, const struct queue_entry *e,
                  size_t errlen)
 {
     size_t cmds = 0;
-    int rc = append_finish(q, e, result, len, ttl_s, &cmds, err, errlen);
+    int rc = tx_word(q, "MULTI", &cmds, err, errlen);
 
+    if (rc)
+        return rc; /* the connection */
+    rc = append_finish(q, e, result, len, ttl_s, &cmds, err, errlen);
+    rc = tx_end(q, rc, &cmds, err, errlen);
     if (rc && rc != -ENOMEM)
         return rc;
     /* What was appended is sent either way (the replies must be read). */
@@ -1072,7 +1109,12 @@ int queue_finish_send(struct queue *q, const struct queue_entry *e,
     memset(s, 0, sizeof(*s));
     s->block_ms = block_ms;
     if (e) {
-        rc = append_finish(q, e, result, len, ttl_s, &s->cmds, err, errlen);
+        rc = tx_word(q, "MULTI", &s->cmds, err, errlen);
+        if (rc == 0) {
+            int a =
+                append_finish(q, e, result, len, ttl_s, &s->cmds, err, errlen);
+            rc = tx_end(q, a, &s->cmds, err, errlen);
+        }
         s->finish = 1;
     }
     if (rc == 0 && consumer) {
@@ -1136,7 +1178,7 @@ int queue_dead_letter(struct queue *q, const struct queue_entry *e,
                       unsigned ttl_s, char *err, size_t errlen)
 {
     char dead[KEY_MAX], n[NUM_MAX];
-    size_t cmds = 1;
+    size_t cmds = 0;
     int rc;
 
     key(q, dead, "dead");
@@ -1161,10 +1203,15 @@ int queue_dead_letter(struct queue *q, const struct queue_entry *e,
         l[i] = strlen(a[i]);
     if (e->job)
         l[6] = e->job_len;
-    rc = append(q, 15, a, l, err, errlen);
-    if (rc)
-        return rc;
-    rc = append_finish(q, e, result, len, ttl_s, &cmds, err, errlen);
+    /* The dead entry and the end of the job: one transaction. */
+    rc = tx_word(q, "MULTI", &cmds, err, errlen);
+    if (rc == 0 && (rc = append(q, 15, a, l, err, errlen)) == 0)
+        cmds++;
+    if (rc && rc != -ENOMEM)
+        return rc; /* the connection: nothing of it is sent */
+    if (rc == 0)
+        rc = append_finish(q, e, result, len, ttl_s, &cmds, err, errlen);
+    rc = tx_end(q, rc, &cmds, err, errlen);
     if (rc && rc != -ENOMEM)
         return rc;
     {

@@ -292,6 +292,54 @@ else
     ok $t
 fi
 
+# --- Redis at maxmemory: a job's end waits for room for its result ----------------
+
+t=a_redis_at_maxmemory_keeps_the_job_pending_until_its_result_is_stored
+pending() { rcli XPENDING tincan:jobs tincan:workers | sed -n 1p; }
+cp "$T/r1.err" "$T/r1.err.before"
+# A job that runs into its 3 s deadline: long enough to fill Redis meanwhile.
+if [ -n "$BACKEND" ]; then
+    echo '{"id":"full","code_hex":"eb fe","timeout_ms":3000,"backend":"'"$BACKEND"'"}'
+else
+    echo '{"id":"full","code_hex":"eb fe","timeout_ms":3000}'
+fi >"$T/full.jsonl"
+"$TINCAN" batch --redis "$URL" -o "$T/full.out" "$T/full.jsonl" 2>"$T/full.err" &
+bpid=$!
+pids+=("$bpid")
+for _ in $(seq 300); do
+    [ "$(pending)" = 1 ] && break
+    sleep 0.1
+done
+claimed=$(pending)
+rcli CONFIG SET maxmemory 1 >/dev/null # every write that takes memory: OOM
+# The worker tries to end the job and Redis refuses (said as a lost Redis).
+for _ in $(seq 600); do
+    [ "$(grep -c 'OOM' "$T/r1.err")" -gt "$(grep -c 'OOM' "$T/r1.err.before")" ] && break
+    sleep 0.1
+done
+refused=$(grep -c 'OOM' "$T/r1.err")
+held=$(pending)
+entries=$(rcli XLEN tincan:jobs)
+rcli CONFIG SET maxmemory 0 >/dev/null
+for _ in $(seq 1200); do
+    kill -0 "$bpid" 2>/dev/null || break
+    sleep 0.1
+done
+kill -9 "$bpid" 2>/dev/null
+wait "$bpid"
+brc=$?
+if [ "$claimed" != 1 ]; then
+    bad $t "no worker took the job ($claimed pending): $(cat "$T/full.err")"
+elif [ "$refused" = 0 ]; then
+    bad $t "Redis never refused the job's end: $(tail -3 "$T/r1.err")"
+elif [ "$held" != 1 ] || [ "$entries" != 1 ]; then
+    bad $t "while Redis was full the entry was ended without its result ($held pending, $entries in the stream)"
+elif [ $brc -ne 0 ] || ! grep -q '"id":"full".*"status":"timeout"' "$T/full.out"; then
+    bad $t "exit $brc (want 0 and a timeout result); $(cat "$T/full.out" "$T/full.err")"
+else
+    ok $t
+fi
+
 # --- a poison job: dead-lettered after --max-deliveries ------------------------------
 
 t=undecodable_job_reaches_dead_after_max_deliveries_and_queue_dead_shows_it
