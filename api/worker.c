@@ -105,6 +105,10 @@ struct worker {
     pthread_mutex_t mu; /* inflight */
     struct inflight *inflight;
     int stop_pipe[2];
+    /* The heartbeat's own: it beats until the executors are done, since
+     * a job still running after SIGTERM must stay claimed. */
+    atomic_int hb_stop;
+    int hb_pipe[2];
 };
 
 static uint64_t now_ms(void)
@@ -115,14 +119,20 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * MS_PER_S + (uint64_t)ts.tv_nsec / NS_PER_MS;
 }
 
-/* Sleep ms, or less when stopping (the stop pipe is readable). */
-static void nap(struct worker *w, unsigned ms)
+/* Sleep ms, or less once fd (a stop pipe) is readable. */
+static void nap_on(int fd, unsigned ms)
 {
-    struct pollfd p = {.fd = w->stop_pipe[0], .events = POLLIN};
+    struct pollfd p = {.fd = fd, .events = POLLIN};
 
     if (poll(&p, 1, (int)ms) < 0) {
         /* EINTR: the caller loops */
     }
+}
+
+/* Sleep ms, or less when stopping (the stop pipe is readable). */
+static void nap(struct worker *w, unsigned ms)
+{
+    nap_on(w->stop_pipe[0], ms);
 }
 
 /*
@@ -585,7 +595,7 @@ static void *heartbeat_main(void *arg)
     if (!ids || !copy)
         goto out;
     queue_connect(w->url, w->prefix, &q, err, sizeof(err));
-    while (q && !atomic_load(&w->stop)) {
+    while (q && !atomic_load(&w->hb_stop)) {
         size_t n = 0;
         pthread_mutex_lock(&w->mu);
         for (unsigned i = 0; i < w->executors; i++)
@@ -600,7 +610,7 @@ static void *heartbeat_main(void *arg)
             queue_reconnect(q, err, sizeof(err)) == 0)
             queue_touch(q, w->name, ids, n, atomic_load(&w->running),
                         atomic_load(&w->done), err, sizeof(err));
-        nap(w, (unsigned)period);
+        nap_on(w->hb_pipe[0], (unsigned)period);
     }
     /* The last word: what it did (the executors have stopped). */
     if (q)
@@ -802,6 +812,7 @@ int worker_main(int argc, char **argv)
 
     memset(&w, 0, sizeof(w));
     w.stop_pipe[0] = w.stop_pipe[1] = -1;
+    w.hb_pipe[0] = w.hb_pipe[1] = -1;
     fetchopt_init(&w.fo);
     jobspec_policy_init(&w.policy);
     pthread_mutex_init(&w.mu, NULL);
@@ -819,7 +830,8 @@ int worker_main(int argc, char **argv)
     sw.sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
     w.inflight = calloc(w.executors, sizeof(*w.inflight));
     xs = calloc(w.executors, sizeof(*xs));
-    if (sw.sfd < 0 || !w.inflight || !xs || pipe2(w.stop_pipe, O_CLOEXEC)) {
+    if (sw.sfd < 0 || !w.inflight || !xs || pipe2(w.stop_pipe, O_CLOEXEC) ||
+        pipe2(w.hb_pipe, O_CLOEXEC)) {
         fprintf(stderr, "tincan worker: cannot start: %s\n",
                 strerror(errno ? errno : ENOMEM));
         rc = REPORT_EXIT_INTERNAL_ERROR;
@@ -850,9 +862,10 @@ int worker_main(int argc, char **argv)
         pthread_join(xs[i].thread, NULL);
 stop:
     atomic_store(&w.stop, 1);
-    if (hb_started) {
+    if (hb_started) { /* the executors are done: nothing is in flight */
         char c = 0;
-        if (write(w.stop_pipe[1], &c, 1) < 0) {
+        atomic_store(&w.hb_stop, 1);
+        if (write(w.hb_pipe[1], &c, 1) < 0) {
             /* the heartbeat sees the flag at its next beat */
         }
         pthread_join(hb, NULL);
@@ -870,9 +883,12 @@ out:
     jobspec_policy_free(&w.policy);
     if (sw.sfd >= 0)
         close(sw.sfd);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2; i++) {
         if (w.stop_pipe[i] >= 0)
             close(w.stop_pipe[i]);
+        if (w.hb_pipe[i] >= 0)
+            close(w.hb_pipe[i]);
+    }
     pthread_mutex_destroy(&w.mu);
     return rc;
 }

@@ -390,12 +390,14 @@ fi
 
 # --- SIGTERM: the running job finishes and is acked; exit 0 -----------------------
 
+# The job runs 3 s after SIGTERM, past --claim-idle: the stopping worker
+# keeps it claimed, and the other worker (s2) never takes it.
 t=sigterm_finishes_and_acks_the_running_job_then_exits_0
-printf '{"id":"long","path":"spin.bin","timeout_ms":1500%s}\n' \
+printf '{"id":"long","path":"spin.bin","timeout_ms":3000%s}\n' \
     "${BACKEND:+,\"backend\":\"$BACKEND\"}" >"$T/long.jsonl"
 kill -TERM "$p1" 2>/dev/null
 wait "$p1" 2>/dev/null
-worker s1 -j 1 --allow-paths "$G"
+worker s1 -j 1 --allow-paths "$G" --claim-idle 1s
 s1=$wpid
 "$TINCAN" batch --redis "$URL" --allow-paths "$G" -o "$T/long.out" \
     "$T/long.jsonl" 2>"$T/long.err" &
@@ -406,13 +408,19 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 sleep 0.3
+worker s2 -j 1 --allow-paths "$G" --claim-idle 1s
+s2=$wpid
 kill -TERM "$s1"
 wait "$s1"
 src=$?
 wait "$bpid"
 brc=$?
+kill -TERM "$s2"
+wait "$s2"
 if [ $src -ne 0 ]; then
     bad $t "the worker exited $src: $(cat "$T/s1.err")"
+elif ! grep -q 'stopped after 0 jobs' "$T/s2.err"; then
+    bad $t "the other worker took the running job too: $(cat "$T/s2.err")"
 elif ! grep -q 'taking no more jobs; finishing 1 running' "$T/s1.err"; then
     bad $t "SIGTERM came with no job running: $(cat "$T/s1.err")"
 elif [ $brc -ne 0 ] || ! grep -q '"id":"long".*"status":"timeout"' "$T/long.out"; then
