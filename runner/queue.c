@@ -980,39 +980,10 @@ out:
     return rc;
 }
 
-/*
- * A job's end is one transaction: its result, its notice, XACK and XDEL
- * all happen or none does. A Redis at maxmemory refuses SET and XADD but
- * takes XACK and XDEL, which sent alone would drop a job whose result was
- * never stored; a command refused while queued makes EXEC refuse them all,
- * and the entry stays pending for the next try. tx_word() appends MULTI;
- * tx_end() EXEC, or DISCARD when what came between could not be appended.
- */
-static int tx_word(struct queue *q, const char *word, size_t *cmds, char *err,
-                   size_t errlen)
-{
-    const char *a[1] = {word};
-    int rc = append(q, 1, a, NULL, err, errlen);
-
-    if (rc == 0)
-        (*cmds)++;
-    return rc;
-}
-
-static int tx_end(struct queue *q, int rc, size_t *cmds, char *err,
-                  size_t errlen)
-{
-    if (!q->c)
-        return rc; /* the connection went: nothing more is sent on it */
-    int e = tx_word(q, rc ? "DISCARD" : "EXEC", cmds, err, errlen);
-
-    return rc ? rc : e;
-}
-
 /* Append SET NX EX, the notice, XACK and XDEL of e; *cmds counts them. */
-static int append_finish(struct queue *q, const struct queue_entry *e,
-                         const char *result, size_t len, unsigned ttl_s,
-                         size_t *cmds, char *err, size_t errlen)
+static int append_end_cmds(struct queue *q, const struct queue_entry *e,
+                           const char *result, size_t len, unsigned ttl_s,
+                           size_t *cmds, char *err, size_t errlen)
 {
     char jobs[KEY_MAX], group[KEY_MAX], ttl[NUM_MAX], *rkey = NULL,
                                                       *dkey = NULL;
@@ -1065,17 +1036,59 @@ out:
     return rc;
 }
 
+/* A command to send before a job's end, in its transaction. */
+struct pre_cmd {
+    int argc;
+    const char **argv;
+    const size_t *lens;
+};
+
+/* One word of a transaction (MULTI, EXEC, DISCARD); *cmds counts it. */
+static int tx_word(struct queue *q, const char *word, size_t *cmds, char *err,
+                   size_t errlen)
+{
+    const char *a[1] = {word};
+    int rc = append(q, 1, a, NULL, err, errlen);
+
+    if (rc == 0)
+        (*cmds)++;
+    return rc;
+}
+
+/*
+ * Append the end of e (after pre, when given) as one transaction: its
+ * result, its notice, XACK and XDEL all happen or none does. A Redis at
+ * maxmemory refuses SET and XADD but takes XACK and XDEL, which sent alone
+ * would drop a job whose result was never stored; a command refused while
+ * queued makes EXEC refuse them all, and the entry stays pending for the
+ * next try. 0, a lost connection (nothing to read), or -ENOMEM with
+ * DISCARD in place of EXEC (the replies of what was appended are read).
+ */
+static int append_end(struct queue *q, const struct pre_cmd *pre,
+                      const struct queue_entry *e, const char *result,
+                      size_t len, unsigned ttl_s, size_t *cmds, char *err,
+                      size_t errlen)
+{
+    int rc = tx_word(q, "MULTI", cmds, err, errlen);
+
+    if (rc == 0 && pre &&
+        (rc = append(q, pre->argc, pre->argv, pre->lens, err, errlen)) == 0)
+        (*cmds)++;
+    if (rc == 0)
+        rc = append_end_cmds(q, e, result, len, ttl_s, cmds, err, errlen);
+    if (!q->c)
+        return rc; /* the connection went: nothing more is sent on it */
+    int w = tx_word(q, rc ? "DISCARD" : "EXEC", cmds, err, errlen);
+    return rc ? rc : w;
+}
+
 int queue_finish(struct queue *q, const struct queue_entry *e,
                  const char *result, size_t len, unsigned ttl_s, char *err,
                  size_t errlen)
 {
     size_t cmds = 0;
-    int rc = tx_word(q, "MULTI", &cmds, err, errlen);
+    int rc = append_end(q, NULL, e, result, len, ttl_s, &cmds, err, errlen);
 
-    if (rc)
-        return rc; /* the connection */
-    rc = append_finish(q, e, result, len, ttl_s, &cmds, err, errlen);
-    rc = tx_end(q, rc, &cmds, err, errlen);
     if (rc && rc != -ENOMEM)
         return rc;
     /* What was appended is sent either way (the replies must be read). */
@@ -1109,12 +1122,7 @@ int queue_finish_send(struct queue *q, const struct queue_entry *e,
     memset(s, 0, sizeof(*s));
     s->block_ms = block_ms;
     if (e) {
-        rc = tx_word(q, "MULTI", &s->cmds, err, errlen);
-        if (rc == 0) {
-            int a =
-                append_finish(q, e, result, len, ttl_s, &s->cmds, err, errlen);
-            rc = tx_end(q, a, &s->cmds, err, errlen);
-        }
+        rc = append_end(q, NULL, e, result, len, ttl_s, &s->cmds, err, errlen);
         s->finish = 1;
     }
     if (rc == 0 && consumer) {
@@ -1204,14 +1212,8 @@ int queue_dead_letter(struct queue *q, const struct queue_entry *e,
     if (e->job)
         l[6] = e->job_len;
     /* The dead entry and the end of the job: one transaction. */
-    rc = tx_word(q, "MULTI", &cmds, err, errlen);
-    if (rc == 0 && (rc = append(q, 15, a, l, err, errlen)) == 0)
-        cmds++;
-    if (rc && rc != -ENOMEM)
-        return rc; /* the connection: nothing of it is sent */
-    if (rc == 0)
-        rc = append_finish(q, e, result, len, ttl_s, &cmds, err, errlen);
-    rc = tx_end(q, rc, &cmds, err, errlen);
+    const struct pre_cmd dead_entry = {15, a, l};
+    rc = append_end(q, &dead_entry, e, result, len, ttl_s, &cmds, err, errlen);
     if (rc && rc != -ENOMEM)
         return rc;
     {
