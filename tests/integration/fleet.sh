@@ -79,6 +79,16 @@ redis_stop() {
 rcli() {
     redis-cli -p "$RPORT" -a "$PASS" --no-auth-warning "$@"
 }
+# pending: how many jobs the workers hold unacked; wait_pending N TRIES:
+# until that is N, polling every 0.1 s at most TRIES times.
+pending() { rcli XPENDING tincan:jobs tincan:workers | head -1; }
+wait_pending() {
+    for _ in $(seq "$2"); do
+        [ "$(pending)" = "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
 # worker NAME ARGS...: a worker in the background; its pid in $wpid.
 worker() {
     local name=$1
@@ -210,7 +220,7 @@ for _ in $(seq 300); do
     [ "$(lines "$T/slow.out")" -ge 10 ] && break
     sleep 0.1
 done
-pending=$(rcli XPENDING tincan:jobs tincan:workers | head -1)
+pending=$(pending)
 { kill -9 "$k1"; wait "$k1"; } 2>/dev/null # (bash's "Killed" note too)
 worker k2 -j 2 --claim-idle 2s --allow-paths "$G"
 k2=$wpid
@@ -295,7 +305,6 @@ fi
 # --- Redis at maxmemory: a job's end waits for room for its result ----------------
 
 t=a_redis_at_maxmemory_keeps_the_job_pending_until_its_result_is_stored
-pending() { rcli XPENDING tincan:jobs tincan:workers | sed -n 1p; }
 cp "$T/r1.err" "$T/r1.err.before"
 # A job that runs into its 3 s deadline: long enough to fill Redis meanwhile.
 if [ -n "$BACKEND" ]; then
@@ -306,10 +315,7 @@ fi >"$T/full.jsonl"
 "$TINCAN" batch --redis "$URL" -o "$T/full.out" "$T/full.jsonl" 2>"$T/full.err" &
 bpid=$!
 pids+=("$bpid")
-for _ in $(seq 300); do
-    [ "$(pending)" = 1 ] && break
-    sleep 0.1
-done
+wait_pending 1 300
 claimed=$(pending)
 rcli CONFIG SET maxmemory 1 >/dev/null # every write that takes memory: OOM
 # The worker tries to end the job and Redis refuses (said as a lost Redis).
@@ -403,10 +409,7 @@ s1=$wpid
     "$T/long.jsonl" 2>"$T/long.err" &
 bpid=$!
 pids+=("$bpid")
-for _ in $(seq 100); do
-    [ "$(rcli XPENDING tincan:jobs tincan:workers | head -1)" = 1 ] && break
-    sleep 0.1
-done
+wait_pending 1 100
 sleep 0.3
 worker s2 -j 1 --allow-paths "$G" --claim-idle 1s
 s2=$wpid
@@ -426,7 +429,7 @@ elif ! grep -q 'taking no more jobs; finishing 1 running' "$T/s1.err"; then
 elif [ $brc -ne 0 ] || ! grep -q '"id":"long".*"status":"timeout"' "$T/long.out"; then
     bad $t "batch exit $brc, result $(cat "$T/long.out")"
 elif [ "$(rcli XLEN tincan:jobs)" -ne 0 ] ||
-    [ "$(rcli XPENDING tincan:jobs tincan:workers | head -1)" -ne 0 ]; then
+    [ "$(pending)" -ne 0 ]; then
     bad $t "the job was left on the stream or pending"
 else
     ok $t
